@@ -1,0 +1,1 @@
+"""BookmarkAI ML platform."""

@@ -1,0 +1,1 @@
+"""The ``bookmarkai-ml`` command."""

@@ -1,0 +1,26 @@
+"""``bookmarkai-ml``: one command, one subcommand per job (SPEC §1b).
+
+Each area registers its subcommands from its own module; this module only
+assembles them. Settings are read once here and passed down.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from bookmarkai_ml.cli import db as db_commands
+
+app = typer.Typer(
+    name="bookmarkai-ml",
+    help="BookmarkAI ML platform: summarize, transcribe and embed saved content.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+db_commands.register(app)
+
+
+@app.callback()
+def _root() -> None:
+    """BookmarkAI ML platform: summarize, transcribe and embed saved content."""

@@ -1,0 +1,217 @@
+"""The one settings object, read once by an entry point and passed explicitly.
+
+Environment variables are prefixed ``BOOKMARKAI_ML_``; nested groups use ``__``
+(``BOOKMARKAI_ML_BUDGETS__TRANSCRIBE_PER_HOUR_USD=2``). A ``.env`` file in the
+working directory is read too. Numbers marked (seed) come from ADR-025.
+``docs/configuration.md`` is generated from this module (``bookmarkai-ml config-docs``)
+and a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bookmarkai_ml.errors import ConfigurationError
+
+_DEV_SECRET = "dev-only-change-me"  # noqa: S105 - a sentinel that validators refuse outside development
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class BrokerSettings(BaseModel):
+    """Producer reliability and TLS (SPEC §1 producer, seed numbers)."""
+
+    confirm_timeout_s: float = Field(5.0, description="Publisher-confirm timeout (seed).")
+    in_flight: int = Field(256, description="Unconfirmed publishes allowed at once.")
+    reconnect_initial_s: float = Field(0.5, description="First reconnect delay (seed).")
+    reconnect_max_s: float = Field(32.0, description="Reconnect delay ceiling (seed).")
+    reconnect_jitter: float = Field(0.3, description="Reconnect jitter fraction (seed).")
+    reconnect_max_attempts: int = Field(10, description="Attempts before the alert state (seed).")
+    breaker_threshold: int = Field(10, description="Consecutive failures that open the breaker.")
+    breaker_cooldown_s: float = Field(30.0, description="Breaker open time (seed).")
+    health_check_interval_s: float = Field(30.0, description="Passive-declare health check (seed).")
+    message_retry_initial_s: float = Field(1.0, description="Message-level retry start (seed).")
+    message_retry_max_s: float = Field(10.0, description="Message-level retry ceiling (seed).")
+    message_retry_attempts: int = Field(3, description="Message-level publish attempts (seed).")
+    delivery_limit: int = Field(5, description="Quorum-queue x-delivery-limit before DLQ.")
+    max_message_bytes: int = Field(16 * 1024 * 1024, description="Largest message published.")
+    tls_ca_file: Path | None = Field(None, description="CA bundle for amqps peer verification.")
+    tls_cert_file: Path | None = Field(None, description="Client certificate for amqps.")
+    tls_key_file: Path | None = Field(None, description="Client key for amqps.")
+
+
+class WorkerSettings(BaseModel):
+    """Celery worker behaviour (SPEC §1 Celery config)."""
+
+    prefetch_multiplier: int = Field(8, description="Default prefetch multiplier (seed).")
+    max_tasks_per_child: int = Field(50, description="Recycle a child after N tasks (seed).")
+    transcribe_prefetch_multiplier: int = Field(1, description="Prefetch for ml.transcribe.")
+    summarize_time_limit_s: int = Field(600, description="Hard time limit, summarize tasks.")
+    transcribe_time_limit_s: int = Field(1500, description="Hard time limit, transcribe tasks.")
+    embed_time_limit_s: int = Field(600, description="Hard time limit, embed tasks.")
+    consumer_timeout_s: int = Field(1800, description="RabbitMQ consumer_timeout to stay under.")
+    lease_s: int = Field(120, description="Job lease; heartbeats extend it while a task runs.")
+    max_retries: int = Field(5, description="Retries of a retryable failure before failing.")
+    retry_backoff_max_s: int = Field(60, description="Ceiling of the task retry backoff.")
+    metrics_port_summarize: int = Field(9091, description="Summarize worker metrics port (seed).")
+    metrics_port_transcribe: int = Field(9092, description="Transcribe worker metrics port (seed).")
+    metrics_port_embed: int = Field(9093, description="Embed worker metrics port (seed).")
+
+
+class OutboxSettings(BaseModel):
+    """The outbox relay (SPEC §1 outbox)."""
+
+    batch_size: int = Field(200, description="Rows claimed per relay round.")
+    retry_initial_s: float = Field(1.0, description="Backoff start between publish attempts.")
+    retry_max_s: float = Field(10.0, description="Backoff ceiling between publish attempts.")
+    max_permanent_attempts: int = Field(3, description="Attempts before a permanent failure.")
+    poll_interval_s: float = Field(5.0, description="Safety poll when no NOTIFY arrives.")
+    run_in_api: bool = Field(True, description="Run a relay inside the API process.")
+
+
+class MediaSettings(BaseModel):
+    """Media intake and audio processing (SPEC §1 transcribe worker, §4)."""
+
+    max_download_bytes: int = Field(500 * 1024 * 1024, description="Download size cap.")
+    download_timeout_s: float = Field(120.0, description="Wall-clock cap on a download.")
+    max_redirects: int = Field(5, description="Redirects followed, each re-checked.")
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="Hosts exempt from the SSRF guard (tests, private use)."
+    )
+    allow_local_paths: bool = Field(False, description="Accept local file paths as media.")
+    max_duration_s: float = Field(1800.0, description="Longest media accepted (seed: 30 min).")
+    chunk_max_s: float = Field(600.0, description="Longest transcription chunk (seed: 10 min).")
+    silence_threshold_db: float = Field(-40.0, description="Silence detection threshold.")
+    silence_min_s: float = Field(0.5, description="Shortest silence that counts.")
+    ffmpeg_timeout_s: float = Field(600.0, description="Cap on one ffmpeg/ffprobe run.")
+
+
+class StorageSettings(BaseModel):
+    """Where downloaded media is kept: a local directory, or S3/MinIO."""
+
+    s3_endpoint_url: str | None = Field(None, description="S3/MinIO endpoint; unset = local dir.")
+    s3_bucket: str = Field("bookmarkai-media-development", description="Bucket (seed).")
+    s3_access_key: SecretStr | None = Field(None, description="S3 access key id.")
+    s3_secret_key: SecretStr | None = Field(None, description="S3 secret access key.")
+    s3_region: str = Field("us-east-1", description="S3 region.")
+
+
+class ModelSettings(BaseModel):
+    """Model providers: local by default, OpenAI-compatible APIs when configured (SPEC §2)."""
+
+    summarizer: str = Field("extractive", description="extractive | openai | llamacpp.")
+    transcriber: str = Field("local", description="local | openai.")
+    embedder: str = Field("local", description="local | onnx | openai | auto.")
+    whisper_model_path: Path | None = Field(
+        None, description="CTranslate2 Whisper model dir; unset = bundled tiny.en."
+    )
+    whisper_compute_type: str = Field("int8", description="CTranslate2 compute type.")
+    whisper_threads: int = Field(0, description="CPU threads for Whisper; 0 = all cores.")
+    embedding_model_path: Path | None = Field(
+        None, description="sentence-transformers model dir; unset = bundled all-MiniLM-L6-v2."
+    )
+    embedding_batch_size: int = Field(64, description="Texts per embedding batch.")
+    onnx_cache_dir: Path | None = Field(None, description="ONNX export cache; unset = data dir.")
+    openai_base_url: str = Field("https://api.openai.com/v1", description="OpenAI-compatible URL.")
+    openai_api_key: SecretStr | None = Field(None, description="API key for the OpenAI endpoint.")
+    chat_model: str = Field("gpt-4o-mini", description="Chat model for summaries.")
+    openai_embedding_small: str = Field("text-embedding-3-small", description="Small API model.")
+    openai_embedding_large: str = Field("text-embedding-3-large", description="Large API model.")
+    large_embedding_min_chars: int = Field(20000, description="auto: content this long -> large.")
+    openai_transcription_model: str = Field("whisper-1", description="API transcription model.")
+    request_timeout_s: float = Field(60.0, description="HTTP timeout for provider calls.")
+    request_max_attempts: int = Field(4, description="Attempts on 429/5xx, honouring Retry-After.")
+    gguf_path: Path | None = Field(None, description="GGUF file for llamacpp; unset = SmolLM2.")
+
+
+class BudgetSettings(BaseModel):
+    """Spend limits per task type and window, in USD (SPEC §1 costs & budgets)."""
+
+    transcribe_per_hour_usd: Decimal = Field(Decimal("1"), description="(seed)")
+    transcribe_per_day_usd: Decimal = Field(Decimal("10"), description="(seed)")
+    summarize_per_hour_usd: Decimal = Field(Decimal("1"), description="Summaries, per hour.")
+    summarize_per_day_usd: Decimal = Field(Decimal("10"), description="Summaries, per day.")
+    embed_per_hour_usd: Decimal = Field(Decimal("1"), description="Embeddings, per hour.")
+    embed_per_day_usd: Decimal = Field(Decimal("10"), description="Embeddings, per day.")
+    reservation_ttl_s: int = Field(3600, description="A dead worker's reservation expires after.")
+    analytics_refresh_s: int = Field(300, description="Materialized-view refresh period.")
+
+
+class ApiSettings(BaseModel):
+    """The HTTP API (SPEC §1 API)."""
+
+    host: str = Field("127.0.0.1", description="Bind address.")
+    port: int = Field(8000, description="Bind port.")
+    max_body_bytes: int = Field(1024 * 1024, description="Largest request body accepted.")
+    rate_limit_per_minute: int = Field(600, description="Default requests per key per minute.")
+    rate_limit_burst: int = Field(60, description="Token-bucket burst per key.")
+    require_auth: bool = Field(True, description="Require an API key on /api and /v1 routes.")
+
+
+class TelemetrySettings(BaseModel):
+    """Metrics and tracing."""
+
+    otlp_endpoint: str | None = Field(None, description="OTLP/HTTP traces endpoint (Jaeger).")
+    service_name: str = Field("bookmarkai-ml", description="OpenTelemetry service.name.")
+    log_level: str = Field("INFO", description="Root log level.")
+    log_json: bool = Field(False, description="Log as JSON lines.")
+
+
+class Settings(BaseSettings):
+    """Every setting of the platform. Build it once per process; pass it down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BOOKMARKAI_ML_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    environment: Environment = Field(Environment.DEVELOPMENT, description="Deployment kind.")
+    data_dir: Path = Field(
+        Path.home() / ".local" / "share" / "bookmarkai-ml",
+        description="Embedded database, media, model caches.",
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL (postgresql+psycopg://); unset = embedded pgvector."
+    )
+    broker_url: str | None = Field(
+        None, description="amqp:// or amqps:// URL; unset = in-process local broker path."
+    )
+    secret_key: SecretStr = Field(
+        SecretStr(_DEV_SECRET), description="Signs and peppers API-key hashes."
+    )
+    broker: Annotated[BrokerSettings, Field(default_factory=BrokerSettings)]
+    worker: Annotated[WorkerSettings, Field(default_factory=WorkerSettings)]
+    outbox: Annotated[OutboxSettings, Field(default_factory=OutboxSettings)]
+    media: Annotated[MediaSettings, Field(default_factory=MediaSettings)]
+    storage: Annotated[StorageSettings, Field(default_factory=StorageSettings)]
+    models: Annotated[ModelSettings, Field(default_factory=ModelSettings)]
+    budgets: Annotated[BudgetSettings, Field(default_factory=BudgetSettings)]
+    api: Annotated[ApiSettings, Field(default_factory=ApiSettings)]
+    telemetry: Annotated[TelemetrySettings, Field(default_factory=TelemetrySettings)]
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> Settings:
+        if self.environment is Environment.PRODUCTION:
+            if self.secret_key.get_secret_value() == _DEV_SECRET:
+                raise ConfigurationError("set BOOKMARKAI_ML_SECRET_KEY outside development")
+            if self.broker_url and "guest:guest@" in self.broker_url:
+                raise ConfigurationError("the guest broker account is for development only")
+        if self.broker_url and not self.broker_url.startswith(("amqp://", "amqps://")):
+            raise ConfigurationError("BOOKMARKAI_ML_BROKER_URL must be amqp:// or amqps://")
+        return self
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"

@@ -1,0 +1,107 @@
+"""Task messages: the keyword arguments of each Celery task, as frozen pydantic models.
+
+A message is the ``kwargs`` of a Celery protocol-v2 body (see ``docs/messages.md``).
+Every message carries ``schema_version``; a worker refuses versions it does not know.
+``job_id`` is optional: a producer that has no job row (the seed's Node.js gateway
+published straight to the queue) leaves it out, and the worker creates the job on
+first delivery under the same idempotency key.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+ShareId = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class TaskType(StrEnum):
+    SUMMARIZE = "summarize"
+    TRANSCRIBE = "transcribe"
+    EMBED = "embed"
+
+
+#: Quorum queue per task type (seed names).
+QUEUES: dict[TaskType, str] = {
+    TaskType.SUMMARIZE: "ml.summarize",
+    TaskType.TRANSCRIBE: "ml.transcribe",
+    TaskType.EMBED: "ml.embed",
+}
+
+#: Celery task name per task type; ``summarize_content`` is the seed's signature.
+TASK_NAMES: dict[TaskType, str] = {
+    TaskType.SUMMARIZE: "summarize_content",
+    TaskType.TRANSCRIBE: "transcribe_media",
+    TaskType.EMBED: "embed_content",
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SummarizeOptions(_Frozen):
+    style: Literal["brief", "detailed", "bullets"] = "brief"
+    target_words: int = Field(120, ge=10, le=2000)
+    language: str | None = Field(None, max_length=16)
+    provider: Literal["extractive", "openai", "llamacpp"] | None = None
+
+
+class TranscribeOptions(_Frozen):
+    language: str | None = Field(None, max_length=16)
+    word_timestamps: bool = False
+    provider: Literal["local", "openai"] | None = None
+
+
+class EmbedOptions(_Frozen):
+    model: str | None = Field(None, max_length=100, description="Model name; None = selected.")
+    content_kind: Literal["text", "transcript", "caption"] = "text"
+    source_kind: str | None = Field(None, max_length=40, description="video, podcast, post, web.")
+
+
+class TranscriptSegmentIn(_Frozen):
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    text: str
+
+
+class TaskMessage(_Frozen):
+    """Fields every task message shares."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    share_id: ShareId
+    job_id: UUID | None = None
+    tenant_id: str = Field("default", min_length=1, max_length=100)
+
+
+class SummarizeTask(TaskMessage):
+    task: Literal[TaskType.SUMMARIZE] = TaskType.SUMMARIZE
+    content: str = Field(min_length=1)
+    options: SummarizeOptions = SummarizeOptions()
+
+
+class TranscribeTask(TaskMessage):
+    task: Literal[TaskType.TRANSCRIBE] = TaskType.TRANSCRIBE
+    media_url: str = Field(min_length=1, max_length=4096)
+    options: TranscribeOptions = TranscribeOptions()
+
+
+class EmbedTask(TaskMessage):
+    task: Literal[TaskType.EMBED] = TaskType.EMBED
+    content: str = Field("", description="Text to embed; may be empty when segments are given.")
+    segments: list[TranscriptSegmentIn] | None = None
+    options: EmbedOptions = EmbedOptions()
+
+
+TaskMessageT = SummarizeTask | TranscribeTask | EmbedTask
+
+MESSAGE_TYPES: dict[TaskType, type[SummarizeTask] | type[TranscribeTask] | type[EmbedTask]] = {
+    TaskType.SUMMARIZE: SummarizeTask,
+    TaskType.TRANSCRIBE: TranscribeTask,
+    TaskType.EMBED: EmbedTask,
+}

@@ -1,0 +1,1 @@
+"""Postgres storage: engine, embedded server, ORM tables, migrations, repositories."""

@@ -1,0 +1,41 @@
+"""Engines and sessions, built from settings by an entry point."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bookmarkai_ml.config import Settings
+from bookmarkai_ml.db.embedded import embedded_url
+
+
+def database_url(settings: Settings) -> str:
+    """The configured URL, or the embedded server's (started if needed)."""
+    if settings.database_url:
+        url = settings.database_url
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        return url
+    return embedded_url(settings.data_dir)
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """A pooled engine; ``pool_pre_ping`` turns a dead pooled connection into a reconnect."""
+    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+
+
+SessionFactory = sessionmaker[Session]
+
+
+def make_session_factory(engine: Engine) -> SessionFactory:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: SessionFactory) -> Iterator[Session]:
+    """A session whose transaction commits on success and rolls back on error."""
+    with factory() as session, session.begin():
+        yield session
