@@ -144,6 +144,13 @@ class BudgetSettings(BaseModel):
     embed_per_hour_usd: Decimal = Field(Decimal("1"), description="Embeddings, per hour.")
     embed_per_day_usd: Decimal = Field(Decimal("10"), description="Embeddings, per day.")
     reservation_ttl_s: int = Field(3600, description="A dead worker's reservation expires after.")
+    whisper_usd_per_minute: Decimal = Field(Decimal("0.006"), description="whisper-1 price (seed).")
+    unknown_model_input_usd_per_1m: Decimal = Field(
+        Decimal("2.50"), description="Input price of an API model missing from the price table."
+    )
+    unknown_model_output_usd_per_1m: Decimal = Field(
+        Decimal("10.00"), description="Output price of an API model missing from the price table."
+    )
     analytics_refresh_s: int = Field(300, description="Materialized-view refresh period.")
 
 
