@@ -1,0 +1,1 @@
+"""Model adapters behind the ports in ``bookmarkai_ml.ports``."""
