@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from bookmarkai_ml.cli import db as db_commands
+from bookmarkai_ml.cli import dev as dev_commands
 
 app = typer.Typer(
     name="bookmarkai-ml",
@@ -19,6 +20,7 @@ app = typer.Typer(
 )
 
 db_commands.register(app)
+dev_commands.register(app)
 
 
 @app.callback()
