@@ -1,0 +1,207 @@
+"""amqps with peer verification against a private RabbitMQ node (SPEC §1 deployment: TLS).
+
+The node is our own (its own node name, ports, data dir and Erlang cookie under a
+temp dir); the shared broker on 5672 is never touched.  Certificates come from
+``deploy/tls/gen-certs.sh``, the same script the docs tell operators to use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aio_pika
+import pytest
+from aiormq.exceptions import AMQPConnectionError
+from kombu.connection import Connection
+
+from bookmarkai_ml.config import BrokerSettings, Settings
+from bookmarkai_ml.messaging import tls
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[3]
+GEN_CERTS = REPO / "deploy" / "tls" / "gen-certs.sh"
+RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
+NODE = f"tls-test-{uuid.uuid4().hex[:6]}@localhost"
+
+
+@dataclass(frozen=True)
+class Certs:
+    dir: Path
+
+    @property
+    def ca(self) -> Path:
+        return self.dir / "ca.pem"
+
+    @property
+    def cert(self) -> Path:
+        return self.dir / "client.pem"
+
+    @property
+    def key(self) -> Path:
+        return self.dir / "client.key"
+
+
+def _make_certs(out: Path) -> Certs:
+    subprocess.run(["bash", str(GEN_CERTS), str(out)], check=True, capture_output=True)
+    return Certs(out)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"rabbitmq-server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"private RabbitMQ node did not listen on {port} in {timeout_s}s")
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    return _make_certs(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture(scope="module")
+def wrong_certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
+    """A second, unrelated CA with its own client certificate."""
+    return _make_certs(tmp_path_factory.mktemp("wrong-certs"))
+
+
+@pytest.fixture(scope="module")
+def tls_port(certs: Certs) -> Iterator[int]:
+    """Start a private node with only an ssl listener (verify_peer, fail_if_no_peer_cert)."""
+    if not (RABBIT_BIN / "rabbitmq-server").exists() or os.geteuid() != 0:
+        reason = "a private RabbitMQ node needs rabbitmq-server and root"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)  # STYLE §10: under CI a missing service fails
+        pytest.skip(reason)
+    base = Path(tempfile.mkdtemp(prefix="rmq-tls-"))
+    port = _free_port()
+    (base / "home").mkdir()
+    (base / "env.conf").write_text("")
+    (base / "enabled_plugins").write_text("[].\n")  # no management port clash
+    (base / "rabbitmq.conf").write_text(
+        "listeners.tcp = none\n"
+        f"listeners.ssl.1 = 127.0.0.1:{port}\n"
+        f"ssl_options.cacertfile = {certs.dir / 'ca.pem'}\n"
+        f"ssl_options.certfile = {certs.dir / 'server.pem'}\n"
+        f"ssl_options.keyfile = {certs.dir / 'server.key'}\n"
+        "ssl_options.verify = verify_peer\n"
+        "ssl_options.fail_if_no_peer_cert = true\n"
+    )
+    env = {
+        **os.environ,
+        "HOME": str(base / "home"),  # its own Erlang cookie
+        "RABBITMQ_CONF_ENV_FILE": str(base / "env.conf"),
+        "RABBITMQ_NODENAME": NODE,
+        "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+        "RABBITMQ_NODE_PORT": str(_free_port()),
+        "RABBITMQ_DIST_PORT": str(_free_port()),
+        "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(base / "log"),
+        "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq.conf"),
+        "RABBITMQ_ADVANCED_CONFIG_FILE": str(base / "advanced.config"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+        "RABBITMQ_PID_FILE": str(base / "pid"),
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+    }
+    log = (base / "server.out").open("wb")
+    proc = subprocess.Popen(
+        [str(RABBIT_BIN / "rabbitmq-server")], env=env, cwd=base, stdout=log, stderr=log
+    )
+    try:
+        _wait_for_port(port, proc, timeout_s=90)
+        yield port
+    finally:
+        subprocess.run(
+            [str(RABBIT_BIN / "rabbitmqctl"), "-n", NODE, "stop"],
+            env=env,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _settings(port: int, ca: Path, cert: Path | None, key: Path | None) -> Settings:
+    broker = BrokerSettings(tls_ca_file=ca, tls_cert_file=cert, tls_key_file=key)
+    # amqp:// on purpose: configuring a CA alone must switch TLS on.
+    return Settings(broker_url=f"amqp://guest:guest@localhost:{port}/", broker=broker)
+
+
+async def test_aio_pika_publishes_and_consumes_over_verified_tls(
+    tls_port: int, certs: Certs
+) -> None:
+    settings = _settings(tls_port, certs.ca, certs.cert, certs.key)
+    kwargs = tls.aio_pika_connect_kwargs(settings)
+    assert kwargs["url"].startswith("amqps://")
+    connection = await aio_pika.connect(**kwargs, timeout=15)
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        queue = await channel.declare_queue(exclusive=True)
+        await channel.default_exchange.publish(
+            aio_pika.Message(b"over tls", headers={"traceparent": "x"}), routing_key=queue.name
+        )
+        message = await queue.get(timeout=10)
+        await message.ack()
+    assert message.body == b"over tls"
+
+
+def test_celery_kombu_options_connect_over_verified_tls(tls_port: int, certs: Certs) -> None:
+    options = tls.celery_broker_options(_settings(tls_port, certs.ca, certs.cert, certs.key))
+    connection = Connection(options["broker_url"], ssl=options["broker_use_ssl"])  # type: ignore[no-untyped-call]
+    with connection as conn:
+        queue = conn.SimpleQueue(f"tls-{uuid.uuid4().hex[:8]}", queue_opts={"auto_delete": True})
+        queue.put({"n": 1})
+        message = queue.get(timeout=10)
+        message.ack()
+        queue.close()
+    assert message.payload == {"n": 1}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "client-trusts-wrong-ca",
+        "client-cert-from-wrong-ca",
+        "no-client-cert",
+    ],
+)
+async def test_unverified_peers_are_refused(
+    tls_port: int, certs: Certs, wrong_certs: Certs, case: str
+) -> None:
+    ca, cert, key = {
+        "client-trusts-wrong-ca": (wrong_certs.ca, wrong_certs.cert, wrong_certs.key),
+        "client-cert-from-wrong-ca": (certs.ca, wrong_certs.cert, wrong_certs.key),
+        "no-client-cert": (certs.ca, None, None),
+    }[case]
+    kwargs = tls.aio_pika_connect_kwargs(_settings(tls_port, ca, cert, key))
+    with pytest.raises(AMQPConnectionError):
+        await asyncio.wait_for(aio_pika.connect(**kwargs, timeout=10), timeout=20)
