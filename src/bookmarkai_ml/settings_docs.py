@@ -58,6 +58,11 @@ def render_configuration_docs() -> str:
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             doc = (annotation.__doc__ or "").strip().splitlines()[0]
-            parts += ["", f"## `{name}`: {doc}\n", "| variable | default | meaning |", "|---|---|---|"]
+            parts += [
+                "",
+                f"## `{name}`: {doc}\n",
+                "| variable | default | meaning |",
+                "|---|---|---|",
+            ]
             parts += _rows(annotation, f"{PREFIX}{name.upper()}__")
     return "\n".join(parts) + "\n"

@@ -38,9 +38,9 @@ def embedded_url(data_dir: Path, *, database: str = DATABASE) -> str:
             with warnings.catch_warnings():
                 # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI).
                 warnings.simplefilter("ignore")
-                import pgserver
+                from pgserver.postgres_server import get_server
 
-                server = pgserver.get_server(pgdata, cleanup_mode=None)
+                server = get_server(pgdata, cleanup_mode=None)
                 exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
                 if "(1 row)" not in exists:
                     server.psql(f"CREATE DATABASE {database};")

@@ -18,7 +18,8 @@ from bookmarkai_ml.db.embedded import embedded_url
 from bookmarkai_ml.db.engine import make_engine
 engine = make_engine(embedded_url(Path(sys.argv[1])))
 with engine.connect() as conn:
-    print(conn.execute(text("SELECT extversion FROM pg_extension WHERE extname='plpgsql'")).scalar())
+    sql = "SELECT extversion FROM pg_extension WHERE extname = 'plpgsql'"
+    print(conn.execute(text(sql)).scalar())
 """
 
 

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.integration
 def _tables(engine: Engine) -> set[str]:
     with engine.connect() as conn:
         rows = conn.execute(
-            text("SELECT relname FROM pg_class WHERE relname LIKE 'ml\\_%' AND relkind IN ('r','m')")
+            text(
+                "SELECT relname FROM pg_class WHERE relname LIKE 'ml\\_%' AND relkind IN ('r','m')"
+            )
         )
         return {r[0] for r in rows}
 
@@ -57,8 +59,13 @@ def test_nearest_neighbour_uses_hnsw_per_model(clean_db: Engine) -> None:
                     "('t', :share, :model, :dim, 0, :content, CAST(:emb AS vector))"
                 ),
                 [
-                    {"share": f"{model}-{i}", "model": model, "dim": dim,
-                     "content": f"doc {i}", "emb": _vec(v)}
+                    {
+                        "share": f"{model}-{i}",
+                        "model": model,
+                        "dim": dim,
+                        "content": f"doc {i}",
+                        "emb": _vec(v),
+                    }
                     for i, v in enumerate(vectors)
                 ],
             )
@@ -111,5 +118,6 @@ def test_analytics_views_refresh(clean_db: Engine) -> None:
             text("SELECT jobs, success_rate, p50_duration_s FROM ml_task_performance")
         ).one()
     assert (cost.jobs, float(cost.usd)) == (1, 0.0125)
-    assert perf.jobs == 1 and perf.success_rate == 1.0
+    assert perf.jobs == 1
+    assert perf.success_rate == 1.0
     assert 1.5 < perf.p50_duration_s < 3.0
