@@ -43,5 +43,8 @@ keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth"
 
 rm -f ca.srl
-chmod 600 ./*.key
+# The CA key stays private; the service keys must be readable by the container
+# users (rabbitmq, ml) that mount this directory.  Development certificates only.
+chmod 600 ca.key
+chmod 644 server.key client.key
 echo "certificates written to $out"

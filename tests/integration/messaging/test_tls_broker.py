@@ -31,6 +31,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[3]
 GEN_CERTS = REPO / "deploy" / "tls" / "gen-certs.sh"
+SHIPPED_TLS_CONF = REPO / "deploy" / "rabbitmq" / "conf.d" / "20-tls.conf"
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 NODE = f"tls-test-{uuid.uuid4().hex[:6]}@localhost"
 
@@ -76,6 +77,18 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float) -
     pytest.fail(f"private RabbitMQ node did not listen on {port} in {timeout_s}s")
 
 
+def _node_config(certs: Certs, port: int) -> str:
+    """The shipped ``20-tls.conf``, pointed at our certificates and a free loopback port."""
+    shipped = SHIPPED_TLS_CONF.read_text()
+    for old, new in (
+        ("listeners.ssl.default = 5671", f"listeners.ssl.default = 127.0.0.1:{port}"),
+        ("/etc/rabbitmq/certs", str(certs.dir)),
+    ):
+        assert old in shipped, f"{SHIPPED_TLS_CONF} no longer contains {old!r}"
+        shipped = shipped.replace(old, new)
+    return "listeners.tcp = none\n" + shipped
+
+
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
     return _make_certs(tmp_path_factory.mktemp("certs"))
@@ -89,7 +102,7 @@ def wrong_certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
 
 @pytest.fixture(scope="module")
 def tls_port(certs: Certs) -> Iterator[int]:
-    """Start a private node with only an ssl listener (verify_peer, fail_if_no_peer_cert)."""
+    """Start a private node with only the shipped ssl listener (verify_peer, no anonymous)."""
     if not (RABBIT_BIN / "rabbitmq-server").exists() or os.geteuid() != 0:
         reason = "a private RabbitMQ node needs rabbitmq-server and root"
         if os.environ.get("CI", "").lower() == "true":
@@ -100,15 +113,7 @@ def tls_port(certs: Certs) -> Iterator[int]:
     (base / "home").mkdir()
     (base / "env.conf").write_text("")
     (base / "enabled_plugins").write_text("[].\n")  # no management port clash
-    (base / "rabbitmq.conf").write_text(
-        "listeners.tcp = none\n"
-        f"listeners.ssl.1 = 127.0.0.1:{port}\n"
-        f"ssl_options.cacertfile = {certs.dir / 'ca.pem'}\n"
-        f"ssl_options.certfile = {certs.dir / 'server.pem'}\n"
-        f"ssl_options.keyfile = {certs.dir / 'server.key'}\n"
-        "ssl_options.verify = verify_peer\n"
-        "ssl_options.fail_if_no_peer_cert = true\n"
-    )
+    (base / "rabbitmq.conf").write_text(_node_config(certs, port))
     env = {
         **os.environ,
         "HOME": str(base / "home"),  # its own Erlang cookie
