@@ -66,6 +66,11 @@ class WorkerSettings(BaseModel):
     metrics_port_summarize: int = Field(9091, description="Summarize worker metrics port (seed).")
     metrics_port_transcribe: int = Field(9092, description="Transcribe worker metrics port (seed).")
     metrics_port_embed: int = Field(9093, description="Embed worker metrics port (seed).")
+    concurrency: int = Field(2, description="Worker processes (or threads) per worker.")
+    pool: str = Field("prefork", description="Celery pool: prefork | threads | solo.")
+    plugins: list[str] = Field(
+        default_factory=list, description="Modules imported at worker start (handler plugins)."
+    )
 
 
 class OutboxSettings(BaseModel):
@@ -77,6 +82,9 @@ class OutboxSettings(BaseModel):
     max_permanent_attempts: int = Field(3, description="Attempts before a permanent failure.")
     poll_interval_s: float = Field(5.0, description="Safety poll when no NOTIFY arrives.")
     run_in_api: bool = Field(True, description="Run a relay inside the API process.")
+    maintenance_interval_s: float = Field(
+        5.0, description="Relay housekeeping: expired leases, DLQ archive, gauges."
+    )
 
 
 class MediaSettings(BaseModel):

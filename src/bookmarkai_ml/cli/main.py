@@ -10,6 +10,7 @@ import typer
 
 from bookmarkai_ml.cli import db as db_commands
 from bookmarkai_ml.cli import dev as dev_commands
+from bookmarkai_ml.cli import messaging as messaging_commands
 
 app = typer.Typer(
     name="bookmarkai-ml",
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 
 db_commands.register(app)
+messaging_commands.register(app)
 dev_commands.register(app)
 
 

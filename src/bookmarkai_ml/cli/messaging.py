@@ -1,0 +1,233 @@
+"""``relay``, ``worker``, ``topology`` and ``dlq list|replay``: the messaging commands."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from typing import Annotated
+
+import typer
+
+from bookmarkai_ml.cli.common import Exit, console, emit_json, load_settings, session_factory
+from bookmarkai_ml.config import Settings
+from bookmarkai_ml.contracts import QUEUES
+from bookmarkai_ml.db.engine import transaction
+from bookmarkai_ml.errors import BookmarkAIError, BrokerUnavailableError, ConfigurationError
+
+dlq_app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)
+
+_METRICS_PORTS = {"ml.summarize": "summarize", "ml.transcribe": "transcribe", "ml.embed": "embed"}
+
+
+async def _until_signalled() -> asyncio.Event:
+    """An event set by SIGINT/SIGTERM, so the relay drains and closes cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+def relay(
+    metrics_port: Annotated[int, typer.Option(help="Serve /metrics here; 0 = off.")] = 0,
+) -> None:
+    """Run the outbox relay (publishes committed jobs; archives dead letters)."""
+    from bookmarkai_ml.messaging.service import RelayService
+    from bookmarkai_ml.observability.prometheus import start_metrics_server
+
+    settings = load_settings()
+    if metrics_port:
+        start_metrics_server(metrics_port)
+
+    async def main() -> None:
+        stop = await _until_signalled()
+        await RelayService(settings).run_until(stop)
+
+    asyncio.run(main())
+
+
+def _worker_queues(queue: list[str] | None) -> list[str]:
+    queues = queue or list(QUEUES.values())
+    unknown = sorted(set(queues) - set(QUEUES.values()))
+    if unknown:
+        console.print(f"[red]unknown queue(s):[/] {', '.join(unknown)}")
+        raise typer.Exit(Exit.USAGE)
+    return queues
+
+
+def _metrics_port(settings: Settings, queues: list[str]) -> int:
+    kind = _METRICS_PORTS[queues[0]]
+    return int(getattr(settings.worker, f"metrics_port_{kind}"))
+
+
+def worker(
+    queue: Annotated[
+        list[str] | None, typer.Option("--queue", "-Q", help="Queue(s) to consume; default all.")
+    ] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Processes/threads.")] = None,
+    pool: Annotated[str | None, typer.Option(help="prefork | threads | solo.")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Metrics port; default by queue (9091-9093); 0 = off.")
+    ] = None,
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+) -> None:
+    """Run a Celery worker on one or more task queues."""
+    from bookmarkai_ml.messaging.celery_app import make_celery_app
+    from bookmarkai_ml.observability import prometheus
+    from bookmarkai_ml.workers import handlers
+
+    settings = load_settings()
+    queues = _worker_queues(queue)
+    updates = {k: v for k, v in {"concurrency": concurrency, "pool": pool}.items() if v is not None}
+    if updates:
+        settings = settings.model_copy(
+            update={"worker": settings.worker.model_copy(update=updates)}
+        )
+    try:
+        handlers.load_plugins(settings.worker.plugins)
+        app = make_celery_app(settings, queues=queues)
+    except ConfigurationError as exc:
+        console.print(f"[red]configuration error:[/] {exc}")
+        raise typer.Exit(Exit.USAGE) from exc
+    port = _metrics_port(settings, queues) if metrics_port is None else metrics_port
+    if settings.worker.pool == "prefork":
+        prometheus.enable_multiprocess(settings.data_dir / "prometheus" / f"worker-{os.getpid()}")
+    prometheus.connect_celery_signals()
+    if port:
+        prometheus.start_metrics_server(port)
+    app.worker_main(
+        [
+            "worker",
+            "--queues",
+            ",".join(queues),
+            "--loglevel",
+            loglevel,
+            "--concurrency",
+            str(settings.worker.concurrency),
+            "--pool",
+            settings.worker.pool,
+            "--hostname",
+            f"bkml-{'-'.join(_METRICS_PORTS[q] for q in queues)}-{os.getpid()}@%h",
+            # Mingle/gossip/heartbeat are worker-to-worker chatter over fanout queues; unused.
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
+        ]
+    )
+
+
+def topology() -> None:
+    """Declare exchanges, quorum queues and dead-letter queues (idempotent)."""
+    from bookmarkai_ml.messaging import topology as topo
+    from bookmarkai_ml.messaging.producer import Producer
+
+    settings = load_settings()
+
+    async def main() -> None:
+        producer = Producer.from_settings(settings)
+        try:
+            await producer.start(health_check=False)
+            await producer.declare_topology()
+        finally:
+            await producer.close()
+
+    try:
+        asyncio.run(main())
+    except BrokerUnavailableError as exc:
+        console.print(f"[red]broker unavailable:[/] {exc}")
+        raise typer.Exit(Exit.UNAVAILABLE) from exc
+    emit_json(
+        {
+            "exchanges": [e.name for e in topo.EXCHANGES],
+            "queues": {q.name: q.arguments for q in topo.all_queues(settings.broker)},
+        }
+    )
+
+
+def _archive(settings: Settings) -> int:
+    from bookmarkai_ml.messaging import dlq
+    from bookmarkai_ml.messaging.producer import Producer
+
+    async def main() -> int:
+        producer = Producer.from_settings(settings)
+        try:
+            await producer.start(health_check=False)
+            return await dlq.archive(producer, session_factory(settings))
+        finally:
+            await producer.close()
+
+    return asyncio.run(main())
+
+
+@dlq_app.command("list")
+def dlq_list(
+    queue: Annotated[str | None, typer.Option(help="Only this task queue.")] = None,
+    include_replayed: Annotated[bool, typer.Option(help="Show replayed ones too.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Move waiting dead letters into the database, then list them with queue, reason and job."""
+    from bookmarkai_ml.messaging import dlq
+
+    settings = load_settings()
+    try:
+        _archive(settings)
+    except BrokerUnavailableError as exc:
+        console.print(f"[yellow]broker unavailable, listing archived letters only:[/] {exc}")
+    with transaction(session_factory(settings)) as session:
+        rows = dlq.list_dead(session, queue=queue, include_replayed=include_replayed, limit=limit)
+    if json_output:
+        emit_json([_row(r) for r in rows])
+        return
+    from rich.table import Table
+
+    table = Table("id", "queue", "task", "job", "reason", "dead at")
+    for r in rows:
+        table.add_row(
+            str(r.id),
+            r.queue,
+            r.task_name or "",
+            str(r.job_id or ""),
+            r.reason,
+            r.dead_at.isoformat(timespec="seconds"),
+        )
+    console.print(table)
+
+
+def _row(r: object) -> dict[str, object]:
+    return {name: getattr(r, name) for name in getattr(r, "__slots__", ())}
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    ids: Annotated[list[int] | None, typer.Argument(help="Dead-letter ids to replay.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Replay every unreplayed letter.")] = False,
+    queue: Annotated[str | None, typer.Option(help="With --all: only this queue.")] = None,
+) -> None:
+    """Re-publish selected dead letters through the outbox (their jobs run again)."""
+    from bookmarkai_ml.messaging import dlq
+
+    settings = load_settings()
+    if not ids and not all_:
+        console.print("[red]give dead-letter ids or --all[/]")
+        raise typer.Exit(Exit.USAGE)
+    try:
+        with transaction(session_factory(settings)) as session:
+            selected = dlq.all_ids(session, queue=queue) if all_ else list(ids or [])
+            outcomes = dlq.replay(session, selected)
+    except BookmarkAIError as exc:
+        console.print(f"[red]{exc.code}:[/] {exc}")
+        raise typer.Exit(Exit.UNAVAILABLE) from exc
+    emit_json({str(k): v for k, v in sorted(outcomes.items())})
+    if any(v != "replayed" for v in outcomes.values()):
+        raise typer.Exit(Exit.FAILED)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(relay)
+    app.command()(worker)
+    app.command()(topology)
+    app.add_typer(dlq_app, name="dlq")

@@ -1,0 +1,1 @@
+"""The messaging core: Celery protocol v2, topology, reliable producer, outbox relay, DLQ."""

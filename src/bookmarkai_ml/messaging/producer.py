@@ -1,0 +1,411 @@
+"""The reliable aio-pika producer (SPEC §1 producer, seed numbers); the only aio-pika importer.
+
+It implements ``ports.Publisher``: ``publish`` returns only after the broker confirmed
+the message. Behaviour:
+
+- publisher confirms with a confirm timeout (seed 5 s); a nack or a timeout is a
+  failure (https://www.rabbitmq.com/docs/confirms#publisher-confirms);
+- ``mandatory`` publishes: a message the broker cannot route comes back
+  (basic.return) and is a permanent ``PublishRejectedError``;
+- flow control: while the broker has blocked publishers (``connection.blocked``,
+  a memory or disk alarm, https://www.rabbitmq.com/docs/connection-blocked) a
+  publish fails fast instead of hanging until its confirm times out;
+- reconnect with exponential backoff 500 ms -> 32 s, 30 % jitter, at most 10 attempts,
+  then the ALERT state (the next publish starts a new round);
+- a circuit breaker (10 consecutive failures, 30 s cooldown);
+- a health check (passive exchange declare) every 30 s, reconnecting on failure.
+
+The message-level retry (1 s -> 10 s, 3 attempts) lives in the outbox relay, where a
+retried message survives a crash. Metrics arrive through ``ProducerHooks``
+(``observability.prometheus`` implements them), so this module has no metrics code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Protocol, cast
+
+import aio_pika
+import aiormq
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, HeadersType
+
+from bookmarkai_ml.config import BrokerSettings, Settings
+from bookmarkai_ml.domain.backoff import Backoff
+from bookmarkai_ml.domain.breaker import BreakerState, CircuitBreaker
+from bookmarkai_ml.errors import BrokerUnavailableError, PublishRejectedError
+from bookmarkai_ml.messaging import topology
+from bookmarkai_ml.messaging.tls import aio_pika_connect_kwargs
+from bookmarkai_ml.ports import OutgoingMessage
+
+log = logging.getLogger(__name__)
+
+#: What aio-pika/aiormq raise when the connection or channel is gone.
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    aiormq.exceptions.AMQPError,
+    aio_pika.exceptions.AMQPException,
+    ConnectionError,
+    OSError,
+    RuntimeError,  # aiormq's ChannelInvalidStateError on a closed channel
+)
+
+
+class ConnectionState(IntEnum):
+    """Values match the ``ml_producer_connection_state`` gauge."""
+
+    DOWN = 0
+    UP = 1
+    BLOCKED = 2
+    ALERT = 3
+
+
+class ProducerHooks(Protocol):
+    """Observability hooks; every method must be cheap and must not raise."""
+
+    def connection_state(self, state: ConnectionState) -> None: ...
+    def breaker_state(self, state: BreakerState) -> None: ...
+    def confirm_timeout(self) -> None: ...
+    def health_check_failed(self) -> None: ...
+    def reconnected(self) -> None: ...
+
+
+class NullHooks:
+    """Hooks that record nothing."""
+
+    def connection_state(self, state: ConnectionState) -> None:
+        return None
+
+    def breaker_state(self, state: BreakerState) -> None:
+        return None
+
+    def confirm_timeout(self) -> None:
+        return None
+
+    def health_check_failed(self) -> None:
+        return None
+
+    def reconnected(self) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedMessage:
+    """A message fetched with basic.get; call ``ack`` once it is safely stored."""
+
+    body: bytes
+    headers: Mapping[str, Any]
+    message_id: str | None
+    routing_key: str | None
+    ack: Callable[[], Awaitable[None]]
+
+
+def _is_blocked(connection: AbstractConnection) -> bool:
+    # aiormq tracks connection.blocked/unblocked in a private event and silently
+    # holds the socket writer while blocked; we read it to fail fast instead.
+    inner = getattr(getattr(connection, "transport", None), "connection", None)
+    event = getattr(inner, "_Connection__connection_unblocked", None)
+    return isinstance(event, asyncio.Event) and not event.is_set()
+
+
+class Producer:
+    """Publishes with confirms over one connection; safe to share across tasks."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        broker: BrokerSettings,
+        ssl_context: ssl.SSLContext | None = None,
+        hooks: ProducerHooks | None = None,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._url = url
+        self._broker = broker
+        self._ssl_context = ssl_context
+        self._hooks: ProducerHooks = hooks or NullHooks()
+        self._rand = rand
+        self._backoff = Backoff(
+            initial=broker.reconnect_initial_s,
+            maximum=broker.reconnect_max_s,
+            jitter=broker.reconnect_jitter,
+        )
+        self._breaker = CircuitBreaker(
+            threshold=broker.breaker_threshold, cooldown_s=broker.breaker_cooldown_s
+        )
+        self._window = asyncio.Semaphore(broker.in_flight)
+        self._lock = asyncio.Lock()
+        self._connection: AbstractConnection | None = None
+        self._channel: AbstractChannel | None = None
+        self._exchanges: dict[str, AbstractExchange] = {}
+        self._health_task: asyncio.Task[None] | None = None
+        self._state = ConnectionState.DOWN
+        self._ever_connected = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, hooks: ProducerHooks | None = None) -> Producer:
+        kwargs = aio_pika_connect_kwargs(settings)
+        return cls(
+            url=kwargs["url"],
+            broker=settings.broker,
+            ssl_context=kwargs.get("ssl_context"),
+            hooks=hooks,
+        )
+
+    @property
+    def state(self) -> ConnectionState:
+        return self._state
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        return self._breaker
+
+    def _set_state(self, state: ConnectionState) -> None:
+        if state is not self._state:
+            log.info("producer connection %s -> %s", self._state.name, state.name)
+        self._state = state
+        self._hooks.connection_state(state)
+
+    async def start(self, *, health_check: bool = True) -> None:
+        """Connect (with the reconnect policy) and start the periodic health check.
+
+        Raises:
+            BrokerUnavailableError: every reconnect attempt failed (ALERT state).
+        """
+        await self._ensure_channel()
+        if health_check and self._health_task is None:
+            self._health_task = asyncio.create_task(self._health_loop(), name="producer-health")
+
+    async def close(self) -> None:
+        if self._health_task is not None:
+            self._health_task.cancel()
+            await asyncio.gather(self._health_task, return_exceptions=True)
+            self._health_task = None
+        await self._drop_connection()
+        self._set_state(ConnectionState.DOWN)
+
+    async def __aenter__(self) -> Producer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- connection management ------------------------------------------------
+
+    async def _drop_connection(self) -> None:
+        connection, self._connection, self._channel = self._connection, None, None
+        self._exchanges.clear()
+        if connection is not None and not connection.is_closed:
+            await asyncio.gather(connection.close(), return_exceptions=True)
+
+    def _usable(self) -> bool:
+        return (
+            self._connection is not None
+            and not self._connection.is_closed
+            and self._channel is not None
+            and not self._channel.is_closed
+        )
+
+    async def _ensure_channel(self) -> AbstractChannel:
+        if self._usable():
+            assert self._channel is not None
+            return self._channel
+        async with self._lock:
+            if self._usable():
+                assert self._channel is not None
+                return self._channel
+            return await self._reconnect()
+
+    async def _reconnect(self) -> AbstractChannel:
+        await self._drop_connection()
+        last: BaseException | None = None
+        for attempt in range(1, self._broker.reconnect_max_attempts + 1):
+            try:
+                connection = await aio_pika.connect(self._url, ssl_context=self._ssl_context)
+                # on_return_raises: a basic.return fails the confirm with PublishError.
+                channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            except _CONNECTION_ERRORS as exc:
+                last = exc
+                self._set_state(ConnectionState.DOWN)
+                delay = self._backoff.delay(attempt, rand=self._rand)
+                log.warning(
+                    "broker connect attempt %d failed (%s); next in %.2fs", attempt, exc, delay
+                )
+                if attempt < self._broker.reconnect_max_attempts:
+                    await asyncio.sleep(delay)
+                continue
+            self._connection, self._channel = connection, channel
+            if self._ever_connected:
+                self._hooks.reconnected()
+            self._ever_connected = True
+            self._set_state(ConnectionState.UP)
+            return channel
+        self._set_state(ConnectionState.ALERT)
+        raise BrokerUnavailableError(
+            f"broker unreachable after {self._broker.reconnect_max_attempts} attempts: {last}"
+        )
+
+    async def _exchange(self, channel: AbstractChannel, name: str) -> AbstractExchange:
+        if not name:
+            return channel.default_exchange
+        exchange = self._exchanges.get(name)
+        if exchange is None:
+            exchange = await channel.get_exchange(name, ensure=False)
+            self._exchanges[name] = exchange
+        return exchange
+
+    async def _health_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._broker.health_check_interval_s)
+            try:
+                await self.health_check()
+            except BrokerUnavailableError as exc:
+                log.warning("producer health check failed: %s", exc)
+
+    async def health_check(self) -> None:
+        """Passive-declare the task exchange on a fresh channel; reconnect on failure.
+
+        Raises:
+            BrokerUnavailableError: the check failed and reconnecting failed too.
+        """
+        try:
+            await self._ensure_channel()
+            assert self._connection is not None
+            probe = await self._connection.channel(publisher_confirms=False)
+            try:
+                await probe.get_exchange(topology.TASK_EXCHANGE, ensure=True)
+            finally:
+                await asyncio.gather(probe.close(), return_exceptions=True)
+        except (*_CONNECTION_ERRORS, BrokerUnavailableError) as exc:  # type: ignore[misc]
+            self._hooks.health_check_failed()
+            async with self._lock:
+                await self._reconnect()
+            raise BrokerUnavailableError(f"health check failed: {exc}") from exc
+
+    # -- publishing -------------------------------------------------------------
+
+    def _failed(self) -> None:
+        self._breaker.record_failure()
+        self._hooks.breaker_state(self._breaker.state)
+
+    def _succeeded(self) -> None:
+        if self._breaker.consecutive_failures:
+            self._breaker.record_success()
+            self._hooks.breaker_state(self._breaker.state)
+
+    async def publish(self, message: OutgoingMessage) -> None:
+        """Publish and wait for the broker's confirm.
+
+        Raises:
+            BrokerUnavailableError: breaker open, connection down, blocked, nack, or timeout.
+            PublishRejectedError: the message is too large or unroutable.
+        """
+        if len(message.body) > self._broker.max_message_bytes:
+            raise PublishRejectedError(
+                f"message of {len(message.body)} bytes exceeds {self._broker.max_message_bytes}",
+                code="message_too_large",
+            )
+        if not self._breaker.allow():
+            raise BrokerUnavailableError(
+                "circuit breaker open", retry_after_s=self._breaker.retry_after_s()
+            )
+        async with self._window:
+            await self._publish_once(message)
+
+    async def _publish_once(self, message: OutgoingMessage) -> None:
+        amqp_message = aio_pika.Message(
+            body=message.body,
+            headers=cast("HeadersType", dict(message.headers)),
+            content_type=message.content_type,
+            content_encoding=message.content_encoding,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            correlation_id=message.message_id,
+            message_id=message.message_id,
+        )
+        try:
+            channel = await self._ensure_channel()
+            assert self._connection is not None
+            if _is_blocked(self._connection):
+                self._set_state(ConnectionState.BLOCKED)
+                raise BrokerUnavailableError("broker has blocked publishers (resource alarm)")
+            if self._state is ConnectionState.BLOCKED:
+                self._set_state(ConnectionState.UP)
+            exchange = await self._exchange(channel, message.exchange)
+            await exchange.publish(
+                amqp_message,
+                routing_key=message.routing_key,
+                mandatory=True,
+                timeout=self._broker.confirm_timeout_s,
+            )
+        except BrokerUnavailableError:
+            self._failed()
+            raise
+        except aiormq.exceptions.PublishError as exc:
+            # basic.return: the broker is healthy, the message has nowhere to go.
+            self._succeeded()
+            raise PublishRejectedError(
+                f"unroutable: exchange={message.exchange!r} routing_key={message.routing_key!r}",
+                code="unroutable",
+            ) from exc
+        except TimeoutError as exc:
+            self._hooks.confirm_timeout()
+            self._failed()
+            await self._drop_connection()  # a confirm that never came: start afresh
+            raise BrokerUnavailableError(
+                f"no confirm within {self._broker.confirm_timeout_s}s"
+            ) from exc
+        except aiormq.exceptions.DeliveryError as exc:
+            self._failed()
+            raise BrokerUnavailableError(f"broker nacked the message: {exc}") from exc
+        except _CONNECTION_ERRORS as exc:
+            self._failed()
+            await self._drop_connection()
+            raise BrokerUnavailableError(f"publish failed: {exc!r}") from exc
+        self._succeeded()
+
+    # -- topology and inspection ----------------------------------------------------
+
+    async def declare_topology(self) -> None:
+        """Declare exchanges, task queues and DLQs idempotently (same args as Celery)."""
+        channel = await self._ensure_channel()
+        for spec in topology.EXCHANGES:
+            await channel.declare_exchange(spec.name, spec.type, durable=True)
+        for queue in topology.all_queues(self._broker):
+            declared = await channel.declare_queue(
+                queue.name, durable=True, arguments=cast("Any", queue.arguments)
+            )
+            await declared.bind(queue.exchange, routing_key=queue.routing_key)
+
+    async def queue_depths(self, names: list[str]) -> dict[str, int]:
+        """Ready-message counts by passive declare (for the queue-depth gauge)."""
+        channel = await self._ensure_channel()
+        depths: dict[str, int] = {}
+        for name in names:
+            queue = await channel.declare_queue(name, passive=True)
+            result = queue.declaration_result
+            depths[name] = int(result.message_count or 0)
+        return depths
+
+    async def get(self, queue: str) -> ReceivedMessage | None:
+        """basic.get one message without auto-ack; ``None`` when the queue is empty."""
+        channel = await self._ensure_channel()
+        q = await channel.get_queue(queue, ensure=False)
+        incoming = await q.get(no_ack=False, fail=False)
+        if incoming is None:
+            return None
+
+        async def ack() -> None:
+            await incoming.ack()
+
+        return ReceivedMessage(
+            body=incoming.body,
+            headers=dict(incoming.headers or {}),
+            message_id=incoming.message_id,
+            routing_key=incoming.routing_key,
+            ack=ack,
+        )

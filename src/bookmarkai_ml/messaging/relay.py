@@ -1,0 +1,334 @@
+"""The outbox relay: publish committed ``ml_outbox`` rows with confirms, then mark them sent.
+
+- Claims rows with ``FOR UPDATE SKIP LOCKED`` (never a high-water mark), so several
+  relays share the work and a row committed "late" by a slow transaction is never
+  skipped. The claiming transaction stays open while the batch is published and is
+  committed only after the confirms: a crash anywhere republishes, never loses.
+- Wakes on ``LISTEN ml_outbox`` (the insert trigger of migration 0001), so the happy
+  path has no polling delay; a slow poll is the safety net.
+- A broker outage backs off 1 s -> 10 s and keeps every row, however long it lasts.
+  A permanent refusal (unroutable, oversized) is retried with the same backoff and,
+  after ``max_permanent_attempts``, marks the job ``failed`` with the reason.
+- Housekeeping every ``maintenance_interval_s``: jobs whose lease expired (a dead
+  worker whose message was already acked) are queued again, and the backlog gauges
+  are reported; callers add more (the DLQ archiver) via ``maintenance``.
+
+Runs standalone (``bookmarkai-ml relay``) or inside another asyncio program
+(``start()`` / ``stop()``); database calls run on one private thread so the event loop
+never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+from uuid import UUID
+
+import psycopg
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from bookmarkai_ml.config import OutboxSettings
+from bookmarkai_ml.db.engine import make_session_factory
+from bookmarkai_ml.db.models import Job
+from bookmarkai_ml.domain.backoff import Backoff
+from bookmarkai_ml.errors import (
+    BrokerUnavailableError,
+    DatabaseUnavailableError,
+    PublishRejectedError,
+)
+from bookmarkai_ml.messaging import protocol, topology
+from bookmarkai_ml.ports import Publisher
+from bookmarkai_ml.services import jobs
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+CHANNEL = "ml_outbox"
+
+_CLAIM = text(
+    """
+    SELECT id, job_id, routing_key, task_name, kwargs, headers, attempts FROM ml_outbox
+    WHERE sent_at IS NULL AND next_attempt_at <= now()
+    ORDER BY next_attempt_at, id LIMIT :limit FOR UPDATE SKIP LOCKED
+    """
+)
+_BACKLOG = text(
+    "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
+    "FROM ml_outbox WHERE sent_at IS NULL"
+)
+_NEXT_DUE = text(
+    "SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM ml_outbox WHERE sent_at IS NULL"
+)
+_STALE_LEASES = text(
+    "SELECT id FROM ml_jobs WHERE status = 'running' AND lease_expires_at < now() "
+    "ORDER BY lease_expires_at LIMIT 500 FOR UPDATE SKIP LOCKED"
+)
+
+
+class RelayHooks(Protocol):
+    def backlog(self, rows: int, oldest_age_s: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    id: int
+    job_id: UUID | None
+    routing_key: str
+    task_name: str
+    kwargs: dict[str, Any]
+    headers: dict[str, Any]
+    attempts: int
+
+    def message(self) -> Any:
+        extra = {k: v for k, v in self.headers.items() if k != "id"}
+        return protocol.encode(
+            task_name=self.task_name,
+            kwargs=self.kwargs,
+            routing_key=self.routing_key,
+            exchange=topology.TASK_EXCHANGE,
+            task_id=str(self.headers.get("id") or f"outbox-{self.id}"),
+            headers=extra,
+        )
+
+
+class OutboxRelay:
+    """Publishes outbox rows through ``publisher`` (a ``ports.Publisher``)."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        publisher: Publisher,
+        settings: OutboxSettings,
+        hooks: RelayHooks | None = None,
+        maintenance: Sequence[Callable[[], Awaitable[None]]] = (),
+        listen: bool = True,
+    ) -> None:
+        self._engine = engine
+        self._sessions = make_session_factory(engine)
+        self._publisher = publisher
+        self._settings = settings
+        self._hooks = hooks
+        self._maintenance = list(maintenance)
+        self._listen_enabled = listen
+        self._backoff = Backoff(initial=settings.retry_initial_s, maximum=settings.retry_max_s)
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-relay-db")
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def _in_db(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+
+        def call() -> T:
+            with jobs.translate_db_errors():
+                return fn(*args)
+
+        return await loop.run_in_executor(self._db, call)
+
+    # -- publishing ------------------------------------------------------------------
+
+    def _claim(self) -> tuple[Session, list[_Row]]:
+        session = self._sessions()
+        try:
+            session.begin()
+            rows = session.execute(_CLAIM, {"limit": self._settings.batch_size}).all()
+        except Exception:
+            session.close()
+            raise
+        return session, [_Row(*r) for r in rows]  # type: ignore[arg-type]
+
+    def _complete(
+        self, session: Session, rows: list[_Row], errors: list[BaseException | None]
+    ) -> None:
+        try:
+            sent = [r.id for r, e in zip(rows, errors, strict=True) if e is None]
+            if sent:
+                session.execute(
+                    text(
+                        "UPDATE ml_outbox SET sent_at = now(), attempts = attempts + 1 "
+                        "WHERE id = ANY(:ids)"
+                    ),
+                    {"ids": sent},
+                )
+            for row, error in zip(rows, errors, strict=True):
+                if error is not None:
+                    self._record_failure(session, row, error)
+            session.commit()
+        finally:
+            session.close()
+
+    def _record_failure(self, session: Session, row: _Row, error: BaseException) -> None:
+        message = f"{type(error).__name__}: {error}"[:2000]
+        if not isinstance(error, PublishRejectedError):
+            session.execute(
+                text("UPDATE ml_outbox SET last_error = :e WHERE id = :id"),
+                {"e": message, "id": row.id},
+            )
+            return
+        attempts = row.attempts + 1
+        if attempts < self._settings.max_permanent_attempts:
+            delay = self._backoff.delay(attempts)
+            session.execute(
+                text(
+                    "UPDATE ml_outbox SET attempts = :a, last_error = :e, "
+                    "next_attempt_at = now() + make_interval(secs => :d) WHERE id = :id"
+                ),
+                {"a": attempts, "e": message, "d": delay, "id": row.id},
+            )
+            return
+        log.error("outbox row %s refused %d times; failing job %s", row.id, attempts, row.job_id)
+        session.execute(
+            text(
+                "UPDATE ml_outbox SET attempts = :a, last_error = :e, sent_at = now() "
+                "WHERE id = :id"
+            ),
+            {"a": attempts, "e": "gave up: " + message, "id": row.id},
+        )
+        if row.job_id is not None:
+            session.execute(
+                text(
+                    "UPDATE ml_jobs SET status = 'failed', error_code = :c, error_message = :e, "
+                    "finished_at = now(), updated_at = now() "
+                    "WHERE id = :id AND status IN ('queued', 'running')"
+                ),
+                {"c": getattr(error, "code", "publish_rejected"), "e": message, "id": row.job_id},
+            )
+
+    async def _publish(self, row: _Row) -> BaseException | None:
+        try:
+            await self._publisher.publish(row.message())
+        except (BrokerUnavailableError, PublishRejectedError) as exc:
+            return exc
+        return None
+
+    async def drain(self) -> int:
+        """Publish every due row; returns how many were sent.
+
+        Raises:
+            BrokerUnavailableError: some publishes failed transiently (back off).
+            DatabaseUnavailableError: the database is unreachable (back off).
+        """
+        total = 0
+        while True:
+            session, rows = await self._in_db(self._claim)
+            if not rows:
+                await self._in_db(session.close)
+                return total
+            errors: list[BaseException | None] = []
+            try:
+                errors = list(await asyncio.gather(*(self._publish(r) for r in rows)))
+            finally:
+                if len(errors) == len(rows):
+                    await self._in_db(self._complete, session, rows, errors)
+                else:  # cancelled mid-batch: roll back, the rows stay unsent
+                    await self._in_db(session.close)
+            total += errors.count(None)
+            transient = [e for e in errors if isinstance(e, BrokerUnavailableError)]
+            if transient:
+                raise BrokerUnavailableError(f"{len(transient)} publishes failed: {transient[0]}")
+            if len(rows) < self._settings.batch_size:
+                return total
+
+    # -- housekeeping ----------------------------------------------------------------------
+
+    def _requeue_expired_leases(self) -> int:
+        with self._sessions() as session, session.begin():
+            ids: list[UUID] = list(session.execute(_STALE_LEASES).scalars())
+            for job_id in ids:
+                jobs.requeue(session, session.get_one(Job, job_id), reset_attempts=False)
+        if ids:
+            log.warning("requeued %d jobs whose worker lease expired", len(ids))
+        return len(ids)
+
+    def _backlog(self) -> tuple[int, float]:
+        with self._engine.connect() as conn:
+            count, age = conn.execute(_BACKLOG).one()
+        return int(count), float(age)  # type: ignore[call-overload, arg-type]
+
+    def _next_due(self) -> float | None:
+        """Seconds until the earliest delayed row is due (None: nothing pending)."""
+        with self._engine.connect() as conn:
+            due = conn.execute(_NEXT_DUE).scalar()
+        return None if due is None else float(due)
+
+    async def maintain(self) -> None:
+        """Requeue jobs with expired leases, report gauges, run extra housekeeping."""
+        await self._in_db(self._requeue_expired_leases)
+        count, age = await self._in_db(self._backlog)
+        if self._hooks is not None:
+            self._hooks.backlog(count, age)
+        for task in self._maintenance:
+            try:
+                await task()
+            except Exception:
+                log.exception("relay housekeeping task failed")
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        dsn = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not self._stop.is_set():
+            try:
+                async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self._wake.set()  # rows committed while we were not listening
+                    async for _ in conn.notifies():
+                        self._wake.set()
+            except psycopg.Error as exc:
+                log.warning("LISTEN %s lost (%s); reconnecting", CHANNEL, exc)
+                await asyncio.sleep(1.0)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, seconds))
+
+    async def run(self) -> None:
+        """Relay until :meth:`stop`; never raises for broker or database outages."""
+        listener = asyncio.create_task(self._listen()) if self._listen_enabled else None
+        loop = asyncio.get_running_loop()
+        failures = 0
+        next_maintenance = 0.0
+        try:
+            while not self._stop.is_set():
+                self._wake.clear()
+                try:
+                    await self.drain()
+                    failures = 0
+                    if loop.time() >= next_maintenance:
+                        await self.maintain()
+                        next_maintenance = loop.time() + self._settings.maintenance_interval_s
+                    due = await self._in_db(self._next_due)
+                except (BrokerUnavailableError, DatabaseUnavailableError) as exc:
+                    failures += 1
+                    delay = self._backoff.delay(failures)
+                    log.warning("relay round failed (%s); retrying in %.1fs", exc, delay)
+                    await asyncio.sleep(delay)
+                    continue
+                wait = self._settings.poll_interval_s
+                if due is not None:
+                    wait = min(wait, max(due, 0.05))
+                await self._sleep(wait)
+        finally:
+            if listener is not None:
+                listener.cancel()
+                await asyncio.gather(listener, return_exceptions=True)
+
+    def start(self) -> asyncio.Task[None]:
+        """Run in the background of the current event loop (e.g. inside the API)."""
+        self._stop.clear()
+        self._task = asyncio.create_task(self.run(), name="outbox-relay")
+        return self._task
+
+    async def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        self._db.shutdown(wait=False)

@@ -1,0 +1,76 @@
+"""The relay as a service: producer + outbox relay + DLQ archiver + gauges, wired from Settings.
+
+Standalone: ``bookmarkai-ml relay``. Embedded (the API's lifespan)::
+
+    service = RelayService(settings)
+    await service.start()      # returns at once; never fails on a broker outage
+    ...
+    await service.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy import Engine
+
+from bookmarkai_ml.config import Settings
+from bookmarkai_ml.contracts import QUEUES
+from bookmarkai_ml.db.engine import database_url, make_engine, make_session_factory
+from bookmarkai_ml.errors import BrokerUnavailableError
+from bookmarkai_ml.messaging import dlq
+from bookmarkai_ml.messaging.producer import Producer
+from bookmarkai_ml.messaging.relay import OutboxRelay
+from bookmarkai_ml.observability.prometheus import InstrumentedPublisher, ProducerMetrics
+
+log = logging.getLogger(__name__)
+
+
+class RelayService:
+    """Owns one producer and one relay; both outlive broker and database outages."""
+
+    def __init__(self, settings: Settings, *, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(database_url(settings), pool_size=3)
+        self.hooks = ProducerMetrics()
+        self.producer = Producer.from_settings(settings, hooks=self.hooks)
+        self._topology_declared = False
+        self.relay = OutboxRelay(
+            engine=self.engine,
+            publisher=InstrumentedPublisher(self.producer),
+            settings=settings.outbox,
+            hooks=self.hooks,
+            maintenance=[self._ensure_topology, self._archive_dead_letters, self._queue_depths],
+        )
+
+    async def _ensure_topology(self) -> None:
+        if not self._topology_declared:
+            await self.producer.declare_topology()
+            self._topology_declared = True
+
+    async def _archive_dead_letters(self) -> None:
+        await dlq.archive(self.producer, make_session_factory(self.engine))
+
+    async def _queue_depths(self) -> None:
+        self.hooks.queue_depths(await self.producer.queue_depths(list(QUEUES.values())))
+
+    async def start(self) -> None:
+        """Connect and declare the topology if the broker is up, then relay in the background."""
+        try:
+            await self.producer.start()
+            await self._ensure_topology()
+        except BrokerUnavailableError as exc:
+            log.warning("broker unavailable at start (%s); the relay keeps retrying", exc)
+        self.relay.start()
+
+    async def stop(self) -> None:
+        await self.relay.stop()
+        await self.producer.close()
+
+    async def run_until(self, stop: asyncio.Event) -> None:
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.stop()

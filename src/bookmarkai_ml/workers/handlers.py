@@ -1,0 +1,111 @@
+"""Which handler runs each task type: one registered factory per ``TaskType``, built lazily.
+
+A handler turns a validated task message into a ``TaskOutcome``::
+
+    def handler(message: SummarizeTask, ctx: JobContext) -> TaskOutcome
+
+Services register a *factory* (``Settings -> Handler``) so that heavy models load only
+in a worker that consumes that queue, once per process, on first use::
+
+    from bookmarkai_ml.workers import handlers
+
+    def _summarizer(settings: Settings) -> handlers.Handler:
+        from bookmarkai_ml.services.summarization import build_handler
+        return build_handler(settings)
+
+    handlers.register(TaskType.SUMMARIZE, _summarizer)
+
+Extra modules named in ``settings.worker.plugins`` are imported when a worker starts,
+so tests and deployments can register handlers without editing this file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from bookmarkai_ml.config import Settings
+from bookmarkai_ml.contracts import TaskType
+from bookmarkai_ml.errors import ConfigurationError, DatabaseUnavailableError
+from bookmarkai_ml.ports import BudgetLedger, JobContext, TaskOutcome
+
+Handler = Callable[[Any, JobContext], TaskOutcome]
+HandlerFactory = Callable[[Settings], Handler]
+
+_FACTORIES: dict[TaskType, HandlerFactory] = {}
+
+
+def register(task: TaskType | str, factory: HandlerFactory, *, replace: bool = True) -> None:
+    """Register the factory that builds ``task``'s handler (the last registration wins)."""
+    task_type = TaskType(task)
+    if not replace and task_type in _FACTORIES:
+        raise ConfigurationError(f"a handler for {task_type.value} is already registered")
+    _FACTORIES[task_type] = factory
+
+
+def registered() -> frozenset[TaskType]:
+    return frozenset(_FACTORIES)
+
+
+def load_plugins(modules: Iterable[str]) -> None:
+    """Import modules that call :func:`register` at import time.
+
+    Raises:
+        ConfigurationError: a module cannot be imported.
+    """
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise ConfigurationError(f"worker plugin {name!r} cannot be imported: {exc}") from exc
+
+
+class HandlerRegistry:
+    """Builds each handler once per process from ``settings``, on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._built: dict[TaskType, Handler] = {}
+        self._lock = threading.Lock()
+
+    def get(self, task: TaskType) -> Handler:
+        """The handler for ``task``.
+
+        Raises:
+            ConfigurationError: nothing is registered for ``task``.
+        """
+        handler = self._built.get(task)
+        if handler is not None:
+            return handler
+        with self._lock:
+            if task not in self._built:
+                factory = _FACTORIES.get(task)
+                if factory is None:
+                    raise ConfigurationError(f"no handler registered for task {task.value!r}")
+                self._built[task] = factory(self._settings)
+            return self._built[task]
+
+
+LedgerFactory = Callable[[Settings, Any], BudgetLedger]
+_LEDGER: list[LedgerFactory] = []
+
+
+class _NoLedger:
+    """Fails closed: with no budget ledger registered, nothing may spend."""
+
+    def reserve(self, *, job_id: Any, task: str, usd: Any) -> None:
+        raise DatabaseUnavailableError("no budget ledger is registered; refusing to spend")
+
+    def release(self, *, job_id: Any) -> None:
+        return None
+
+
+def register_ledger(factory: LedgerFactory) -> None:
+    """Register the factory ``(settings, session_factory) -> BudgetLedger`` workers use."""
+    _LEDGER[:] = [factory]
+
+
+def build_ledger(settings: Settings, sessions: Any) -> BudgetLedger:
+    return _LEDGER[0](settings, sessions) if _LEDGER else _NoLedger()
