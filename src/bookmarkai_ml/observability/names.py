@@ -30,6 +30,9 @@ TRANSCRIBE_CHUNKS = "ml_transcription_chunks"  # counter
 EMBED_CHUNKS = "ml_embedding_chunks"  # counter {model}
 TOKENS = "ml_tokens"  # counter {task, model, direction}: input|output
 BUDGET_REJECTIONS = "ml_budget_rejections"  # counter {task}
+# Added for the DLQ-growth alert and dashboard (deploy/): the relay archives DLQ
+# messages into ml_dead_letters, so DLQ depth stays near 0 and cannot show growth.
+DEAD_LETTERS = "ml_dead_letters"  # counter {queue}: dead letters archived, by DLQ name
 
 # API.
 HTTP_REQUESTS = "ml_http_requests"  # counter {route, method, status}
