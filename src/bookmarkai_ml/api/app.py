@@ -1,0 +1,138 @@
+"""``create_app(settings)``: the FastAPI application, assembled from settings at call time.
+
+Nothing happens at import. ``create_app`` builds the database engine (no connection
+yet), the rate limiter and the optional collaborators, and wires routes, the problem
+handlers and the middleware. The lifespan starts the background work of the API
+process: the analytics refresh loop and, when configured, the outbox relay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from bookmarkai_ml.api import problems
+from bookmarkai_ml.api.context import ApiContext, BrokerProbe, EmbedderFactory
+from bookmarkai_ml.api.limits import BodyLimitMiddleware
+from bookmarkai_ml.api.ratelimit import RateLimiter
+from bookmarkai_ml.api.readiness import BrokerProbe as AmqpProbe
+from bookmarkai_ml.api.routes import analytics, health, jobs
+from bookmarkai_ml.config import Settings
+from bookmarkai_ml.db.engine import database_url, make_engine, make_session_factory
+from bookmarkai_ml.services.analytics import Refresher
+
+log = logging.getLogger(__name__)
+
+#: A background job of the API process: started in the lifespan, cancelled at shutdown.
+BackgroundJob = Callable[[ApiContext], Coroutine[Any, Any, None]]
+
+
+def _analytics_loop(ctx: ApiContext) -> Coroutine[Any, Any, None]:
+    refresher = Refresher(ctx.sessions, interval_s=ctx.settings.budgets.analytics_refresh_s)
+    return refresher.run()
+
+
+def _version() -> str:
+    try:
+        return version("bookmarkai-ml")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def default_background(settings: Settings) -> list[BackgroundJob]:
+    """The analytics refresher, always."""
+    return [_analytics_loop]
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    ctx: ApiContext = app.state.ctx
+    tasks = [
+        asyncio.create_task(job(ctx), name=f"api-background-{i}")
+        for i, job in enumerate(app.state.background)
+    ]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        closer = getattr(ctx.broker_probe, "close", None)
+        if closer is not None:
+            await closer()
+        if app.state.owns_engine:
+            ctx.engine.dispose()
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    embedder_factory: EmbedderFactory | None = None,
+    broker_probe: BrokerProbe | None = None,
+    background: list[BackgroundJob] | None = None,
+) -> FastAPI:
+    """The API for ``settings``.
+
+    Args:
+        engine: share an engine (tests, ``up``); by default one is built from settings.
+        embedder_factory: builds the embedder for ``/v1/embeddings`` on first use.
+        broker_probe: readiness check of the broker; by default an AMQP probe when
+            ``broker_url`` is set.
+        background: coroutines run for the app's lifetime; default: analytics refresh
+            (and the outbox relay when ``outbox.run_in_api`` and a broker are configured).
+    """
+    owns_engine = engine is None
+    engine = engine or make_engine(database_url(settings))
+    if broker_probe is None and settings.broker_url:
+        broker_probe = AmqpProbe(settings)
+    ctx = ApiContext(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        limiter=RateLimiter(
+            per_minute=settings.api.rate_limit_per_minute, burst=settings.api.rate_limit_burst
+        ),
+        embedder_factory=embedder_factory,
+        broker_probe=broker_probe,
+    )
+    app = FastAPI(
+        title="BookmarkAI ML API",
+        version=_version(),
+        description="Summarize, transcribe and embed saved content. Errors are "
+        "application/problem+json with a stable `code`.",
+        lifespan=_lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    app.state.owns_engine = owns_engine
+    app.state.background = default_background(settings) if background is None else background
+    problems.install(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
+    for module in (health, jobs, analytics):
+        app.include_router(module.router)
+    _tidy_openapi_of(app)
+    return app
+
+
+def _tidy_openapi_of(app: FastAPI) -> None:
+    """Generate the schema once, with error responses as problem+json only."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems.tidy_openapi(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

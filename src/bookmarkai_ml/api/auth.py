@@ -1,0 +1,68 @@
+"""API-key authentication: ``Authorization: Bearer <key>`` -> the caller's tenant.
+
+Keys are verified by ``services.apikeys`` (HMAC lookup, revoked keys refused), then
+the key's token bucket is charged, so a flood of requests with a valid key is cut
+off at 429 while bad keys are cut off at 401. With ``api.require_auth`` off (local
+development only) every caller is the ``default`` tenant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from bookmarkai_ml.api.context import ApiContext
+from bookmarkai_ml.db.engine import transaction
+from bookmarkai_ml.errors import AuthError
+from bookmarkai_ml.services import apikeys
+
+#: Declares the scheme in OpenAPI (the /docs "Authorize" button); we do the checking.
+bearer_scheme = HTTPBearer(
+    auto_error=False, description="An API key from `bookmarkai-ml keys create`."
+)
+
+ANONYMOUS_TENANT = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the key and the tenant that owns everything it touches."""
+
+    key_id: str
+    tenant_id: str
+    rate_limit_per_minute: int | None = None
+
+
+def _context(request: Request) -> ApiContext:
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+def authenticate(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
+    """The caller's principal, after the rate limit is charged.
+
+    Raises:
+        AuthError: missing, malformed, unknown or revoked key (401).
+        RateLimitedError: the key's bucket is empty (429).
+    """
+    ctx = _context(request)
+    if not ctx.settings.api.require_auth:
+        principal = Principal(key_id="anonymous", tenant_id=ANONYMOUS_TENANT)
+    elif credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthError("missing API key: send 'Authorization: Bearer <key>'")
+    else:
+        with transaction(ctx.sessions) as session:
+            info = apikeys.verify(session, credentials.credentials, pepper=ctx.settings.secret_key)
+        principal = Principal(
+            key_id=str(info.id),
+            tenant_id=info.tenant_id,
+            rate_limit_per_minute=info.rate_limit_per_minute,
+        )
+    ctx.limiter.check(principal.key_id, per_minute=principal.rate_limit_per_minute)
+    return principal

@@ -1,0 +1,72 @@
+"""``/api/ml/jobs``: submit, read, cancel and retry jobs of the caller's tenant.
+
+Another tenant's job answers 404, the same as a job that does not exist.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response, status
+
+from bookmarkai_ml.api.deps import PrincipalDep, SessionDep
+from bookmarkai_ml.api.problems import responses
+from bookmarkai_ml.api.schemas.jobs import JobAccepted, JobCreate, JobPublic, JobsAccepted
+from bookmarkai_ml.api.submission import plan, submit
+from bookmarkai_ml.observability import tracing
+from bookmarkai_ml.services import jobs
+
+router = APIRouter(
+    prefix="/api/ml/jobs", tags=["jobs"], responses=responses(401, 404, 422, 429, 503)
+)
+
+
+def _traceparent(request: Request) -> str | None:
+    """The caller's ``traceparent``, carried into the job so the trace spans API -> worker."""
+    carrier: dict[str, object] = {}
+    tracing.inject(carrier, tracing.extract(dict(request.headers)))
+    value = carrier.get(tracing.TRACEPARENT)
+    return value if isinstance(value, str) else None
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobsAccepted,
+    responses=responses(400, 413),
+    summary="Submit a job (or an enrich chain)",
+)
+def create_job(
+    body: JobCreate,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> JobsAccepted:
+    """Queue the job(s); an identical earlier submission returns its job with created=false."""
+    planned = plan(body, tenant_id=principal.tenant_id)
+    done = submit(session, planned, traceparent=_traceparent(request))
+    response.headers["Location"] = f"{router.prefix}/{done[0].job.id}"
+    return JobsAccepted(
+        jobs=[JobAccepted(**JobPublic.of(s.job).model_dump(), created=s.created) for s in done]
+    )
+
+
+@router.get("/{job_id}", response_model=JobPublic, responses=responses(409), summary="Job status")
+def get_job(job_id: UUID, session: SessionDep, principal: PrincipalDep) -> JobPublic:
+    """Status, error code, retry-after and, once done, the result."""
+    return JobPublic.of(jobs.get(session, job_id, tenant_id=principal.tenant_id))
+
+
+@router.post(
+    "/{job_id}/cancel", response_model=JobPublic, responses=responses(409), summary="Cancel"
+)
+def cancel_job(job_id: UUID, session: SessionDep, principal: PrincipalDep) -> JobPublic:
+    """Cancel a queued or running job; 409 if it already ended."""
+    return JobPublic.of(jobs.cancel(session, job_id, tenant_id=principal.tenant_id))
+
+
+@router.post("/{job_id}/retry", response_model=JobPublic, responses=responses(409), summary="Retry")
+def retry_job(job_id: UUID, session: SessionDep, principal: PrincipalDep) -> JobPublic:
+    """Queue a failed, cancelled or budget-exceeded job again; 409 otherwise."""
+    return JobPublic.of(jobs.retry(session, job_id, tenant_id=principal.tenant_id))

@@ -1,0 +1,203 @@
+"""Cost and task-performance analytics, read from the materialized views.
+
+``ml_cost_by_day`` (cost by day, task, provider, model) and ``ml_task_performance``
+(count, outcomes, success rate, p50/p95 duration per task) are defined in migration
+0001. Reading a view is cheap and never blocks the workers writing ``ml_costs``;
+the price is staleness, so the API refreshes them on a schedule
+(``settings.budgets.analytics_refresh_s``, :class:`Refresher`) and on demand
+(:func:`refresh`). ``ml_refresh_analytics()`` uses ``REFRESH ... CONCURRENTLY``,
+which keeps the views readable while it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+
+from sqlalchemy import RowMapping, text
+from sqlalchemy.orm import Session
+
+from bookmarkai_ml.db.engine import SessionFactory, transaction
+from bookmarkai_ml.errors import BookmarkAIError, InvalidInputError
+from bookmarkai_ml.services.jobs import translate_db_errors
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CostRow:
+    """Spend of one (day, task, provider, model)."""
+
+    day: date
+    task: str
+    provider: str
+    model: str
+    jobs: int
+    usd: Decimal
+    input_tokens: int
+    output_tokens: int
+    audio_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class CostTotal:
+    """Spend summed over one dimension value (a task, or a provider/model)."""
+
+    key: str
+    jobs: int
+    usd: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPerformance:
+    """Outcomes and run time of one task type."""
+
+    task: str
+    jobs: int
+    done: int
+    failed: int
+    cancelled: int
+    budget_exceeded: int
+    success_rate: float | None
+    p50_duration_s: float | None
+    p95_duration_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class CostReport:
+    """Everything the costs endpoint and the ``costs`` command show."""
+
+    since: date
+    until: date
+    total_usd: Decimal
+    by_day: list[CostRow]
+    by_task: list[CostTotal]
+    by_model: list[CostTotal]
+    performance: list[TaskPerformance]
+
+
+_COSTS = text(
+    """
+    SELECT day::date AS day, task, provider, model, jobs, usd,
+           input_tokens, output_tokens, audio_seconds
+    FROM ml_cost_by_day
+    WHERE day >= :since AND day < :until AND (CAST(:task AS text) IS NULL OR task = :task)
+    ORDER BY day, task, provider, model
+    """
+)
+_PERFORMANCE = text(
+    """
+    SELECT task, jobs, done, failed, cancelled, budget_exceeded,
+           success_rate, p50_duration_s, p95_duration_s
+    FROM ml_task_performance ORDER BY task
+    """
+)
+
+
+def _totals(rows: list[CostRow], key: Callable[[CostRow], str]) -> list[CostTotal]:
+    sums: dict[str, tuple[int, Decimal]] = {}
+    for row in rows:
+        jobs, usd = sums.get(key(row), (0, Decimal(0)))
+        sums[key(row)] = (jobs + row.jobs, usd + row.usd)
+    return [CostTotal(key=k, jobs=j, usd=u) for k, (j, u) in sorted(sums.items())]
+
+
+def _cost_row(row: RowMapping) -> CostRow:
+    """A view row with its numeric columns as Python types (``numeric`` -> Decimal/float)."""
+    return CostRow(
+        day=row["day"],
+        task=row["task"],
+        provider=row["provider"],
+        model=row["model"],
+        jobs=int(row["jobs"]),
+        usd=Decimal(row["usd"]),
+        input_tokens=int(row["input_tokens"]),
+        output_tokens=int(row["output_tokens"]),
+        audio_seconds=float(row["audio_seconds"]),
+    )
+
+
+def _as_utc(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def costs(
+    session: Session,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    task: str | None = None,
+    refresh_first: bool = False,
+    today: date | None = None,
+) -> CostReport:
+    """Spend per day/task/model between ``since`` and ``until`` (inclusive, UTC days).
+
+    Defaults to the last 30 days. Task performance covers all time. With
+    ``refresh_first`` the views are recomputed first, in the same transaction.
+
+    Raises:
+        InvalidInputError: ``since`` is after ``until``.
+        DatabaseUnavailableError: the database is unreachable.
+    """
+    try:
+        until = until or today or datetime.now(UTC).date()
+        since = since or until - timedelta(days=29)
+        params = {"since": _as_utc(since), "until": _as_utc(until + timedelta(days=1))}
+    except OverflowError as exc:
+        raise InvalidInputError("dates out of range") from exc
+    if since > until:
+        raise InvalidInputError("since must not be after until")
+    if refresh_first:
+        refresh(session)
+    with translate_db_errors():
+        by_day = [
+            _cost_row(row._mapping) for row in session.execute(_COSTS, {**params, "task": task})
+        ]
+        performance = [TaskPerformance(**row._mapping) for row in session.execute(_PERFORMANCE)]
+    return CostReport(
+        since=since,
+        until=until,
+        total_usd=sum((r.usd for r in by_day), Decimal(0)),
+        by_day=by_day,
+        by_task=_totals(by_day, lambda r: r.task),
+        by_model=_totals(by_day, lambda r: f"{r.provider}/{r.model}"),
+        performance=performance,
+    )
+
+
+def refresh(session: Session) -> None:
+    """Recompute both views now (``ml_refresh_analytics()``).
+
+    Raises:
+        DatabaseUnavailableError: the database is unreachable.
+    """
+    with translate_db_errors():
+        session.execute(text("SELECT ml_refresh_analytics()"))
+
+
+class Refresher:
+    """Refreshes the views every ``interval_s`` inside the API process, until stopped."""
+
+    def __init__(self, sessions: SessionFactory, *, interval_s: float) -> None:
+        self._sessions = sessions
+        self._interval_s = interval_s
+
+    def refresh_now(self) -> None:
+        """One refresh in its own transaction."""
+        with transaction(self._sessions) as session:
+            refresh(session)
+
+    async def run(self) -> None:
+        """Loop forever; a failed refresh is logged and tried again next period."""
+        while True:
+            await asyncio.sleep(self._interval_s)
+            try:
+                await asyncio.to_thread(self.refresh_now)
+            except BookmarkAIError as exc:
+                log.warning("analytics refresh failed: %s", exc.code)
+            except Exception as exc:  # keep the loop alive; the next period tries again
+                log.warning("analytics refresh failed: %s", type(exc).__name__)
