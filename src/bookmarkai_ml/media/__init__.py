@@ -1,0 +1,1 @@
+"""Media intake: SSRF-safe download, ffmpeg audio processing, storage."""

@@ -1,0 +1,108 @@
+"""Fixtures for transcription tests: loopback HTTP servers, espeak speech, ffmpeg media.
+
+Media is generated once per session under a temp dir with real espeak-ng and ffmpeg.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from tx_helpers import SENTENCES, LoopbackServer
+
+
+@pytest.fixture
+def servers() -> Iterator[Callable[..., LoopbackServer]]:
+    started: list[LoopbackServer] = []
+
+    def make(host: str = "127.0.0.1") -> LoopbackServer:
+        s = LoopbackServer(host=host).start()
+        started.append(s)
+        return s
+
+    yield make
+    for s in started:
+        s.stop()
+
+
+def _need(tool: str) -> None:
+    if shutil.which(tool) is None:
+        pytest.fail(f"{tool} is not installed (apt-get install ffmpeg espeak-ng)")
+
+
+def _run(*cmd: str) -> None:
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    _need("ffmpeg")
+    _need("espeak-ng")
+    return tmp_path_factory.mktemp("tx-media")
+
+
+@pytest.fixture(scope="session")
+def spoken_text() -> str:
+    return " ".join(SENTENCES)
+
+
+@pytest.fixture(scope="session")
+def speech_wav(media_dir: Path) -> Path:
+    """The known sentences spoken by espeak-ng, 22 kHz wav."""
+    out = media_dir / "speech.wav"
+    _run("espeak-ng", "-v", "en-us", "-s", "150", "-w", str(out), " ".join(SENTENCES))
+    return out
+
+
+@pytest.fixture(scope="session")
+def speech_mp4(media_dir: Path, speech_wav: Path) -> Path:
+    """The same speech inside an H.264 + AAC mp4 video."""
+    out = media_dir / "speech.mp4"
+    _run(
+        "ffmpeg", "-nostdin", "-y", "-f", "lavfi", "-i", "color=c=blue:s=160x120:r=10",
+        "-i", str(speech_wav), "-shortest", "-c:v", "libx264", "-preset", "ultrafast",
+        "-c:a", "aac", "-b:a", "64k", str(out),
+    )  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="session")
+def silent_wav(media_dir: Path) -> Path:
+    out = media_dir / "silent.wav"
+    _run("ffmpeg", "-nostdin", "-y", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono",
+         "-t", "20", str(out))  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="session")
+def long_tone_m4a(media_dir: Path) -> Path:
+    """31 minutes of a quiet tone: cheap to make, over the 30-minute limit."""
+    out = media_dir / "long.m4a"
+    _run("ffmpeg", "-nostdin", "-y", "-f", "lavfi", "-i", "sine=f=440:r=8000", "-t", "1860",
+         "-c:a", "aac", "-b:a", "16k", str(out))  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="session")
+def video_only_mp4(media_dir: Path) -> Path:
+    out = media_dir / "video-only.mp4"
+    _run("ffmpeg", "-nostdin", "-y", "-f", "lavfi", "-i", "color=c=red:s=64x64:r=5", "-t", "2",
+         "-c:v", "libx264", "-preset", "ultrafast", str(out))  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="session")
+def corrupt_file(media_dir: Path) -> Path:
+    out = media_dir / "corrupt.mp3"
+    out.write_bytes(b"ID3\x03\x00\x00\x00" + bytes(range(256)) * 40)
+    return out
+
+
+@pytest.fixture(scope="session")
+def empty_file(media_dir: Path) -> Path:
+    out = media_dir / "empty.wav"
+    out.write_bytes(b"")
+    return out

@@ -1,0 +1,113 @@
+"""Helpers for transcription tests: loopback HTTP servers and the known sentences.
+
+Imported by ``conftest.py`` and the tests of this directory (pytest puts the
+directory on ``sys.path``; the module name is unique to avoid clashes).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+#: What the espeak speech says; WER is measured against this.
+SENTENCES = (
+    "The quick brown fox jumps over the lazy dog.",
+    "Please remember to buy fresh bread and milk on the way home.",
+    "The weather today is sunny with a light breeze from the west.",
+    "Our meeting has been moved to three o'clock on Thursday afternoon.",
+    "She opened the window and listened to the birds singing in the garden.",
+)
+
+Handler = Callable[[BaseHTTPRequestHandler], None]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return  # clients that hang up early are expected here
+
+
+@dataclass
+class LoopbackServer:
+    """A threaded HTTP server on a loopback address with per-path handlers."""
+
+    host: str = "127.0.0.1"
+    routes: dict[str, Handler] = field(default_factory=dict)
+    hits: list[str] = field(default_factory=list)
+
+    def start(self) -> LoopbackServer:
+        server = self
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+
+        class Req(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+            def do_GET(self) -> None:
+                server.hits.append(self.path)
+                route = server.routes.get(self.path.split("?")[0])
+                if route is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                route(self)
+
+        srv_cls = type("S", (_Server,), {"address_family": family})
+        self._srv = srv_cls((self.host, 0), Req)
+        self.port = self._srv.server_address[1]
+        self._thread = threading.Thread(
+            target=self._srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._srv.shutdown()
+        self._srv.server_close()
+
+    def url(self, path: str = "/") -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{path}"
+
+
+def reply(status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> Handler:
+    def handle(req: BaseHTTPRequestHandler) -> None:
+        req.send_response(status)
+        for k, v in (headers or {}).items():
+            req.send_header(k, v)
+        req.send_header("Content-Length", str(len(body)))
+        req.end_headers()
+        req.wfile.write(body)
+
+    return handle
+
+
+def stream(total: int, *, chunk: int = 65536, pause_s: float = 0.0) -> Handler:
+    """A body with no Content-Length, streamed until the connection closes."""
+
+    def handle(req: BaseHTTPRequestHandler) -> None:
+        req.send_response(200)
+        req.send_header("Connection", "close")
+        req.end_headers()
+        sent = 0
+        try:
+            while sent < total:
+                req.wfile.write(b"\0" * min(chunk, total - sent))
+                req.wfile.flush()
+                sent += chunk
+                if pause_s:
+                    time.sleep(pause_s)
+        except OSError:
+            return
+        req.close_connection = True
+
+    return handle
