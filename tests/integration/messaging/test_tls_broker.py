@@ -2,7 +2,9 @@
 
 The node is our own (its own node name, ports, data dir and Erlang cookie under a
 temp dir); the shared broker on 5672 is never touched.  Certificates come from
-``deploy/tls/gen-certs.sh``, the same script the docs tell operators to use.
+``deploy/tls/gen-certs.sh``, the same script the docs tell operators to use; the node
+boots with the shipped ``deploy/rabbitmq/conf.d/20-tls.conf`` and is also reached
+through the shipped cluster ``haproxy.cfg`` (TLS pass-through).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[3]
 GEN_CERTS = REPO / "deploy" / "tls" / "gen-certs.sh"
 SHIPPED_TLS_CONF = REPO / "deploy" / "rabbitmq" / "conf.d" / "20-tls.conf"
+SHIPPED_HAPROXY_CFG = REPO / "deploy" / "cluster" / "haproxy.cfg"
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 NODE = f"tls-test-{uuid.uuid4().hex[:6]}@localhost"
 
@@ -65,16 +68,17 @@ def _free_port() -> int:
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Wait until ``port`` accepts connections; fail early if ``proc`` died."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"rabbitmq-server exited with {proc.returncode}")
+            pytest.fail(f"{proc.args!r} exited with {proc.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return
         except OSError:
             time.sleep(0.5)
-    pytest.fail(f"private RabbitMQ node did not listen on {port} in {timeout_s}s")
+    pytest.fail(f"{proc.args!r} did not listen on {port} in {timeout_s}s")
 
 
 def _node_config(certs: Certs, port: int) -> str:
@@ -161,10 +165,8 @@ def _settings(port: int, ca: Path, cert: Path | None, key: Path | None) -> Setti
     return Settings(broker_url=f"amqp://guest:guest@localhost:{port}/", broker=broker)
 
 
-async def test_aio_pika_publishes_and_consumes_over_verified_tls(
-    tls_port: int, certs: Certs
-) -> None:
-    settings = _settings(tls_port, certs.ca, certs.cert, certs.key)
+async def _round_trip(settings: Settings) -> bytes:
+    """Publish with confirms and read the message back; returns its body."""
     kwargs = tls.aio_pika_connect_kwargs(settings)
     assert kwargs["url"].startswith("amqps://")
     connection = await aio_pika.connect(**kwargs, timeout=15)
@@ -176,7 +178,13 @@ async def test_aio_pika_publishes_and_consumes_over_verified_tls(
         )
         message = await queue.get(timeout=10)
         await message.ack()
-    assert message.body == b"over tls"
+    return bytes(message.body)
+
+
+async def test_aio_pika_publishes_and_consumes_over_verified_tls(
+    tls_port: int, certs: Certs
+) -> None:
+    assert await _round_trip(_settings(tls_port, certs.ca, certs.cert, certs.key)) == b"over tls"
 
 
 def test_celery_kombu_options_connect_over_verified_tls(tls_port: int, certs: Certs) -> None:
@@ -210,3 +218,47 @@ async def test_unverified_peers_are_refused(
     kwargs = tls.aio_pika_connect_kwargs(_settings(tls_port, ca, cert, key))
     with pytest.raises(AMQPConnectionError):
         await asyncio.wait_for(aio_pika.connect(**kwargs, timeout=10), timeout=20)
+
+
+@pytest.fixture(scope="module")
+def haproxy_amqps_port(tls_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """Run the shipped ``deploy/cluster/haproxy.cfg``, its nodes pointed at our node."""
+    haproxy = shutil.which("haproxy")
+    if haproxy is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("haproxy is not installed")
+        pytest.skip("haproxy is not installed")
+    config = SHIPPED_HAPROXY_CFG.read_text()
+    front = _free_port()
+    replacements = {"bind :5671": f"bind 127.0.0.1:{front}"}
+    for plain in ("bind :5672", "bind :15672", "bind :8404"):
+        replacements[plain] = f"bind 127.0.0.1:{_free_port()}"
+    for node in ("rabbitmq1", "rabbitmq2", "rabbitmq3"):
+        replacements[f"{node}:5671"] = f"127.0.0.1:{tls_port}"
+        replacements[f"{node}:5672"] = "127.0.0.1:9"  # no plain listener on our node
+        replacements[f"{node}:15672"] = "127.0.0.1:9"
+    for old, new in replacements.items():
+        assert old in config, f"{SHIPPED_HAPROXY_CFG} no longer contains {old!r}"
+        config = config.replace(old, new)
+    cfg = tmp_path_factory.mktemp("haproxy") / "haproxy.cfg"
+    cfg.write_text(config)
+    proc = subprocess.Popen(
+        [haproxy, "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        _wait_for_port(front, proc, timeout_s=20)
+        yield front
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def test_amqps_through_the_cluster_haproxy_verifies_end_to_end(
+    haproxy_amqps_port: int, certs: Certs, wrong_certs: Certs
+) -> None:
+    """HAProxy passes TLS through, so the node's certificate is what the client verifies."""
+    settings = _settings(haproxy_amqps_port, certs.ca, certs.cert, certs.key)
+    assert await _round_trip(settings) == b"over tls"
+    wrong = _settings(haproxy_amqps_port, wrong_certs.ca, certs.cert, certs.key)
+    with pytest.raises(AMQPConnectionError):
+        await aio_pika.connect(**tls.aio_pika_connect_kwargs(wrong), timeout=10)
