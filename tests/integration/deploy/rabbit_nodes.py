@@ -1,0 +1,206 @@
+"""Private RabbitMQ nodes, HAProxy and certificates for the deployment tests.
+
+Each node has its own node name, ports, data directory and Erlang cookie under a
+temp dir, so the shared broker on 127.0.0.1:5672 is never touched (SPEC §5:
+extra nodes come from the installed rabbitmq-server).  Needs root (the Debian
+wrapper would otherwise switch to the rabbitmq user, who cannot read our files).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+DEPLOY = REPO / "deploy"
+RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(reason: str) -> None:
+    """Skip outside CI; fail under CI, where every tool must be installed (STYLE §10)."""
+    if IN_CI:
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Wait until ``port`` accepts connections; fail early if ``proc`` died."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"{proc.args!r} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"{proc.args!r} did not listen on {port} in {timeout_s}s")
+
+
+def rewrite(text: str, replacements: dict[str, str], *, source: Path) -> str:
+    """Apply replacements to a shipped config, failing if one no longer applies."""
+    for old, new in replacements.items():
+        assert old in text, f"{source} no longer contains {old!r}"
+        text = text.replace(old, new)
+    return text
+
+
+@dataclass(frozen=True)
+class Certs:
+    """The files ``deploy/tls/gen-certs.sh`` writes."""
+
+    dir: Path
+
+    @property
+    def ca(self) -> Path:
+        return self.dir / "ca.pem"
+
+    @property
+    def cert(self) -> Path:
+        return self.dir / "client.pem"
+
+    @property
+    def key(self) -> Path:
+        return self.dir / "client.key"
+
+
+def make_certs(out: Path) -> Certs:
+    script = DEPLOY / "tls" / "gen-certs.sh"
+    subprocess.run(["bash", str(script), str(out)], check=True, capture_output=True)
+    return Certs(out)
+
+
+@dataclass
+class RabbitNode:
+    """One private node; ``stop()`` is idempotent."""
+
+    name: str
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def ctl(self, *args: str, timeout_s: float = 60) -> str:
+        result = subprocess.run(
+            [str(RABBIT_BIN / "rabbitmqctl"), "-n", self.name, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=True,
+        )
+        return result.stdout
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            subprocess.run(
+                [str(RABBIT_BIN / "rabbitmqctl"), "-n", self.name, "stop"],
+                env=self.env,
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+@dataclass
+class NodeFactory:
+    """Starts nodes that share one Erlang cookie (so they can cluster) under ``base``."""
+
+    base: Path
+    nodes: list[RabbitNode] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not (RABBIT_BIN / "rabbitmq-server").exists() or os.geteuid() != 0:
+            unavailable("private RabbitMQ nodes need rabbitmq-server and root")
+        home = self.base / "home"
+        home.mkdir(parents=True)
+        cookie = home / ".erlang.cookie"
+        cookie.write_text(os.urandom(16).hex())
+        cookie.chmod(0o400)
+
+    def start(self, name: str, config: str, *, listen_port: int) -> RabbitNode:
+        """Boot ``name`` with ``config`` (rabbitmq.conf syntax); returns once it listens."""
+        node_dir = self.base / name.split("@")[0]
+        node_dir.mkdir()
+        (node_dir / "rabbitmq.conf").write_text(config)
+        (node_dir / "enabled_plugins").write_text("[].\n")  # no management port clash
+        (node_dir / "env.conf").write_text("")
+        env = {
+            **os.environ,
+            "HOME": str(self.base / "home"),
+            "RABBITMQ_CONF_ENV_FILE": str(node_dir / "env.conf"),
+            "RABBITMQ_NODENAME": name,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(free_port()),
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_MNESIA_BASE": str(node_dir / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(node_dir / "log"),
+            "RABBITMQ_CONFIG_FILE": str(node_dir / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(node_dir / "advanced.config"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(node_dir / "enabled_plugins"),
+            "RABBITMQ_PID_FILE": str(node_dir / "pid"),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+        }
+        log = node_dir / "server.out"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [str(RABBIT_BIN / "rabbitmq-server")],
+                env=env,
+                cwd=node_dir,
+                stdout=out,
+                stderr=out,
+            )
+        node = RabbitNode(name, env, proc, log)
+        self.nodes.append(node)
+        wait_for_port(listen_port, proc, timeout_s=120)
+        return node
+
+    def stop_all(self) -> None:
+        for node in reversed(self.nodes):
+            node.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+@dataclass
+class HAProxy:
+    """A foreground haproxy on a rewritten copy of the shipped cluster config."""
+
+    proc: subprocess.Popen[bytes]
+
+    @classmethod
+    def start(cls, config: str, workdir: Path, *, listen_port: int) -> HAProxy:
+        haproxy = shutil.which("haproxy")
+        if haproxy is None:
+            unavailable("haproxy is not installed (apt-get install -y haproxy)")
+            raise AssertionError("unreachable")  # pragma: no cover - unavailable() raises
+        cfg = workdir / "haproxy.cfg"
+        cfg.write_text(config)
+        proc = subprocess.Popen(
+            [haproxy, "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        wait_for_port(listen_port, proc, timeout_s=20)
+        return cls(proc)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
