@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import typer
 
+from bookmarkai_ml.cli import api as api_commands
 from bookmarkai_ml.cli import db as db_commands
 from bookmarkai_ml.cli import dev as dev_commands
 from bookmarkai_ml.cli import messaging as messaging_commands
+from bookmarkai_ml.cli import process as process_commands
+from bookmarkai_ml.cli import up as up_commands
 
 app = typer.Typer(
     name="bookmarkai-ml",
@@ -21,6 +24,9 @@ app = typer.Typer(
 )
 
 db_commands.register(app)
+api_commands.register(app)
+up_commands.register(app)
+process_commands.register(app)
 messaging_commands.register(app)
 dev_commands.register(app)
 

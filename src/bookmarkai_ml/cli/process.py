@@ -1,0 +1,240 @@
+"""``process INPUT...``: enrich files, URLs or text end to end and print what came out.
+
+The main job. With no broker configured it runs everything in this process through
+the local broker path (``messaging.local``); with ``BOOKMARKAI_ML_BROKER_URL`` set it
+submits the jobs and waits for the workers (``bookmarkai-ml up``) to finish them.
+Inputs get a share id derived from their content, so running the same input twice
+returns the jobs of the first run instead of paying again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from uuid import UUID
+
+import typer
+from rich.panel import Panel
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from bookmarkai_ml.cli.common import Exit, console, emit_json, load_settings, out
+from bookmarkai_ml.config import Settings
+from bookmarkai_ml.db import migrate as migrations
+from bookmarkai_ml.db.engine import (
+    SessionFactory,
+    database_url,
+    make_engine,
+    make_session_factory,
+    transaction,
+)
+from bookmarkai_ml.db.models import JobStatus
+from bookmarkai_ml.services import enrich, jobs
+
+TEXT_SUFFIXES = frozenset({".txt", ".md", ".text"})
+TENANT = "cli"
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    label: str
+    share_id: str
+    text: str | None = None
+    media_url: str | None = None
+
+
+def _share_id(kind: str, value: str) -> str:
+    return f"{kind}-" + hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+def classify(raw: str) -> Item:
+    """A local file (text or media), a URL (media), or literal text."""
+    if raw.startswith(("http://", "https://", "s3://")):
+        return Item(raw, _share_id("url", raw), media_url=raw)
+    path = Path(raw).expanduser()
+    if path.is_file():
+        resolved = path.resolve()
+        if resolved.suffix.lower() in TEXT_SUFFIXES:
+            content = resolved.read_text(encoding="utf-8", errors="replace")
+            return Item(path.name, _share_id("file", content), text=content)
+        digest = hashlib.sha256(resolved.read_bytes()).hexdigest()
+        return Item(path.name, _share_id("media", digest), media_url=str(resolved))
+    label = raw if len(raw) <= 40 else raw[:37] + "..."
+    return Item(label, _share_id("text", raw), text=raw)
+
+
+def _submit(sessions: SessionFactory, items: list[Item]) -> dict[str, list[UUID]]:
+    roots: dict[str, list[UUID]] = {}
+    with transaction(sessions) as session:
+        for item in items:
+            planned = enrich.plan_enrich(
+                share_id=item.share_id, tenant_id=TENANT, text=item.text, media_url=item.media_url
+            )
+            roots[item.share_id] = [
+                jobs.submit(session, p.message, then=p.then).job.id for p in planned
+            ]
+    return roots
+
+
+def _family(sessions: SessionFactory, roots: list[UUID]) -> list[jobs.JobView]:
+    with sessions() as session:
+        return enrich.family(session, roots)
+
+
+def _run_locally(settings: Settings, sessions: SessionFactory, roots: list[UUID]) -> None:
+    from bookmarkai_ml.messaging.local import LocalBroker
+    from bookmarkai_ml.workers import handlers
+    from bookmarkai_ml.workers.runtime import JobRuntime
+
+    handlers.load_plugins(settings.worker.plugins)
+    runtime = JobRuntime(
+        settings=settings,
+        sessions=sessions,
+        handlers=handlers.HandlerRegistry(settings),
+        ledger=handlers.build_ledger(settings, sessions),
+    )
+    engine = sessions.kw["bind"]
+    with _progress() as progress:
+        bar = progress.add_task("enriching", total=None)
+
+        def on_report(_report: Any) -> None:
+            views = _family(sessions, roots)
+            done = sum(v.status in JobStatus.TERMINAL for v in views)
+            running = ", ".join(
+                sorted({v.task for v in views if v.status not in JobStatus.TERMINAL})
+            )
+            progress.update(bar, total=len(views), completed=done, description=running or "done")
+
+        broker = LocalBroker(settings=settings, engine=engine, runtime=runtime)
+
+        async def main() -> None:
+            try:
+                await broker.run_until_done(roots, on_report=on_report)
+            finally:
+                await broker.close()
+
+        asyncio.run(main())
+
+
+def _wait_for_workers(sessions: SessionFactory, roots: list[UUID], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    with _progress() as progress:
+        bar = progress.add_task("waiting for workers", total=None)
+        while True:
+            views = _family(sessions, roots)
+            done = sum(v.status in JobStatus.TERMINAL for v in views)
+            progress.update(bar, total=len(views), completed=done)
+            if done == len(views):
+                return
+            if time.monotonic() > deadline:
+                console.print("[yellow]timed out; the jobs go on in the workers[/]")
+                return
+            time.sleep(0.5)
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} jobs"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def _summary_of(item: Item, views: list[jobs.JobView]) -> dict[str, Any]:
+    by_task = {v.task: v for v in views}
+    report: dict[str, Any] = {"input": item.label, "share_id": item.share_id, "jobs": {}}
+    for view in views:
+        report["jobs"][view.task] = {
+            "id": str(view.id),
+            "status": view.status,
+            "error": view.error_code and f"{view.error_code}: {view.error_message}",
+        }
+    transcript = by_task.get("transcribe")
+    if transcript and transcript.result:
+        report["transcript"] = transcript.result.get("text", "")
+        report["silent"] = transcript.result.get("silent", False)
+    summary = by_task.get("summarize")
+    if summary and summary.result:
+        report["summary"] = summary.result.get("summary", "")
+        report["tags"] = summary.result.get("tags", [])
+    embedded = by_task.get("embed")
+    if embedded and embedded.result:
+        report["chunks_embedded"] = embedded.result.get("chunks", 0)
+    return report
+
+
+def _costs(sessions: SessionFactory, job_ids: list[UUID]) -> str:
+    from sqlalchemy import func, select
+
+    from bookmarkai_ml.db.models import Cost
+
+    with sessions() as session:
+        total = session.execute(
+            select(func.coalesce(func.sum(Cost.usd), 0)).where(Cost.job_id.in_(job_ids))
+        ).scalar_one()
+    return f"{total:.6f}"
+
+
+def _print(report: dict[str, Any]) -> None:
+    lines = [f"share [bold]{report['share_id']}[/]"]
+    for task, job in report["jobs"].items():
+        colour = "green" if job["status"] == "done" else "red"
+        status = f"[{colour}]{job['status']}[/]" + (f" ({job['error']})" if job["error"] else "")
+        lines.append(f"{task:<10} {status}")
+    if "transcript" in report:
+        text = report["transcript"] or "(silent)"
+        lines += ["", "[bold]Transcript[/]", text if len(text) < 1200 else text[:1200] + " …"]
+    if "summary" in report:
+        lines += ["", "[bold]Summary[/]", report["summary"]]
+        lines += ["", "[bold]Tags[/] " + ", ".join(report.get("tags") or ["(none)"])]
+    if "chunks_embedded" in report:
+        lines += ["", f"[bold]Searchable chunks[/] {report['chunks_embedded']}"]
+    lines += ["", f"[bold]Cost[/] ${report['cost_usd']}"]
+    out.print(Panel("\n".join(lines), title=report["input"], expand=False))
+
+
+def process(
+    inputs: Annotated[list[str], typer.Argument(help="Files, http(s)/s3 URLs, or text.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    timeout: Annotated[float, typer.Option(help="With a broker: seconds to wait.")] = 900.0,
+) -> None:
+    """Enrich each input end to end (transcript, summary, tags, embeddings) and print it."""
+    settings = load_settings()
+    local = settings.broker_url is None
+    if local:  # the operator named these files on the command line: trust local paths
+        media = settings.media.model_copy(update={"allow_local_paths": True})
+        settings = settings.model_copy(update={"media": media})
+    items = [classify(raw) for raw in inputs]
+    engine = make_engine(database_url(settings))
+    migrations.upgrade(engine)
+    sessions = make_session_factory(engine)
+    roots = _submit(sessions, items)
+    all_roots = [job_id for ids in roots.values() for job_id in ids]
+    if local:
+        _run_locally(settings, sessions, all_roots)
+    else:
+        _wait_for_workers(sessions, all_roots, timeout)
+    reports = []
+    for item in items:
+        views = _family(sessions, roots[item.share_id])
+        report = _summary_of(item, views)
+        report["cost_usd"] = _costs(sessions, [v.id for v in views])
+        reports.append(report)
+    if json_output:
+        emit_json(reports)
+    else:
+        for report in reports:
+            _print(report)
+    failed = any(job["status"] != "done" for r in reports for job in r["jobs"].values())
+    raise typer.Exit(Exit.FAILED if failed else Exit.OK)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(process)

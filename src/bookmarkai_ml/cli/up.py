@@ -1,0 +1,101 @@
+"""``up``: the API, the outbox relay and one worker per queue as local processes.
+
+Each component runs as its own ``bookmarkai-ml`` subcommand, as it would in
+production (one container each), so ``up`` exercises the real wiring. Ctrl-C (or
+SIGTERM) stops them all: SIGTERM first, so Celery finishes or returns its
+in-flight tasks (acks are late), then SIGKILL after a grace period.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+
+from bookmarkai_ml.cli.common import Exit, console, load_settings
+from bookmarkai_ml.contracts import QUEUES
+from bookmarkai_ml.db import migrate as migrations
+from bookmarkai_ml.db.engine import database_url, make_engine
+
+GRACE_S = 20.0
+
+
+@dataclass
+class Component:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+
+
+def _components(with_api: bool) -> list[Component]:
+    cli = [sys.executable, "-m", "bookmarkai_ml.cli"]
+    parts = [Component("relay", [*cli, "relay"])]
+    parts += [Component(f"worker {q}", [*cli, "worker", "--queue", q]) for q in QUEUES.values()]
+    if with_api:
+        parts.insert(0, Component("api", [*cli, "api", "--no-relay"]))
+    return parts
+
+
+def _stop(parts: list[Component]) -> None:
+    running = [p for p in parts if p.process and p.process.poll() is None]
+    for part in running:
+        assert part.process is not None
+        part.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + GRACE_S
+    for part in running:
+        assert part.process is not None
+        try:
+            part.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            part.process.kill()
+            part.process.wait()
+        console.print(f"stopped {part.name} (exit {part.process.returncode})")
+
+
+def up(
+    api: Annotated[bool, typer.Option(help="Also serve the HTTP API.")] = True,
+) -> None:
+    """Run the API, the relay and a worker for each queue until Ctrl-C."""
+    settings = load_settings()
+    if not settings.broker_url:
+        console.print("[red]up needs BOOKMARKAI_ML_BROKER_URL[/] (use `process` without a broker)")
+        raise typer.Exit(Exit.USAGE)
+    # Resolve the database once, so every child shares the same (embedded) server.
+    url = database_url(settings)
+    migrations.upgrade(make_engine(url))
+    env = {**os.environ, "BOOKMARKAI_ML_DATABASE_URL": url}
+    parts = _components(api)
+    stopping = False
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    for part in parts:
+        # Own process group: a terminal's Ctrl-C reaches only us, and we stop children in order.
+        part.process = subprocess.Popen(part.argv, env=env, start_new_session=True)
+        console.print(f"started {part.name} (pid {part.process.pid})")
+    exit_code = Exit.OK
+    try:
+        while not stopping:
+            for part in parts:
+                assert part.process is not None
+                if part.process.poll() is not None:
+                    console.print(f"[red]{part.name} exited ({part.process.returncode})[/]")
+                    stopping, exit_code = True, Exit.FAILED
+            time.sleep(0.5)
+    finally:
+        _stop(parts)
+    raise typer.Exit(exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(up)
