@@ -139,6 +139,12 @@ class NodeFactory:
 
     def start(self, name: str, config: str, *, listen_port: int) -> RabbitNode:
         """Boot ``name`` with ``config`` (rabbitmq.conf syntax); returns once it listens."""
+        node = self.launch(name, config)
+        wait_for_port(listen_port, node.proc, timeout_s=120)
+        return node
+
+    def launch(self, name: str, config: str) -> RabbitNode:
+        """Start booting ``name`` and return at once (boot several nodes in parallel)."""
         node_dir = self.base / name.split("@")[0]
         node_dir.mkdir()
         (node_dir / "rabbitmq.conf").write_text(config)
@@ -172,7 +178,6 @@ class NodeFactory:
             )
         node = RabbitNode(name, env, proc, log)
         self.nodes.append(node)
-        wait_for_port(listen_port, proc, timeout_s=120)
         return node
 
     def stop_all(self) -> None:
