@@ -11,6 +11,8 @@ import typer
 from bookmarkai_ml.cli import api as api_commands
 from bookmarkai_ml.cli import db as db_commands
 from bookmarkai_ml.cli import dev as dev_commands
+from bookmarkai_ml.cli import jobs as job_commands
+from bookmarkai_ml.cli import keys as key_commands
 from bookmarkai_ml.cli import messaging as messaging_commands
 from bookmarkai_ml.cli import process as process_commands
 from bookmarkai_ml.cli import up as up_commands
@@ -27,6 +29,8 @@ db_commands.register(app)
 api_commands.register(app)
 up_commands.register(app)
 process_commands.register(app)
+job_commands.register(app)
+key_commands.register(app)
 messaging_commands.register(app)
 dev_commands.register(app)
 

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The main job on the embedded defaults: enrich the bundled samples, then search them.
+# No broker, no database URL: embedded Postgres + local models + the local broker path.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CLI=.venv/bin/bookmarkai-ml
+SAMPLES=src/bookmarkai_ml/samples
+
+"$CLI" migrate
+"$CLI" process "$SAMPLES/briefing.mp4" "$SAMPLES/article.txt"
+echo
+echo '$ bookmarkai-ml search "what keeps messages safe when a broker fails"'
+"$CLI" search "what keeps messages safe when a broker fails" --k 3
+echo
+echo '$ bookmarkai-ml search "bike lanes and cycling commuters"'
+"$CLI" search "bike lanes and cycling commuters" --k 3
