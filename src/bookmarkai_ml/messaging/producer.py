@@ -391,6 +391,13 @@ class Producer:
             depths[name] = int(result.message_count or 0)
         return depths
 
+    async def purge(self, names: list[str]) -> None:
+        """Drop every ready message of ``names`` (operators and tests)."""
+        channel = await self._ensure_channel()
+        for name in names:
+            queue = await channel.get_queue(name, ensure=False)
+            await queue.purge()
+
     async def get(self, queue: str) -> ReceivedMessage | None:
         """basic.get one message without auto-ack; ``None`` when the queue is empty."""
         channel = await self._ensure_channel()

@@ -106,11 +106,13 @@ _HEARTBEAT = text(
 )
 _END = text(
     """
-    UPDATE ml_jobs SET status = :status, error_code = :code, error_message = :message,
-        retry_after = :retry_after, lease_owner = NULL, lease_expires_at = NULL,
-        finished_at = CASE WHEN :status = 'queued' THEN NULL ELSE now() END, updated_at = now()
+    UPDATE ml_jobs SET status = CAST(:status AS varchar), error_code = :code,
+        error_message = :message, retry_after = :retry_after,
+        lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
+        finished_at = CASE WHEN CAST(:status AS varchar) = 'queued' THEN NULL ELSE now() END
     WHERE id = :id AND status NOT IN ('done', 'cancelled')
-      AND (lease_owner = :owner OR lease_owner IS NULL OR :owner = '')
+      AND (lease_owner = CAST(:owner AS varchar) OR lease_owner IS NULL
+           OR CAST(:owner AS varchar) = '')
     """
 )
 
@@ -167,7 +169,8 @@ class JobRuntime:
 
     def _execute(self, statement: Any, **params: Any) -> Any:
         with jobs.translate_db_errors(), transaction(self.sessions) as session:
-            return session.execute(statement, params).all()
+            result = session.execute(statement, params)
+            return list(result) if result.returns_rows else []
 
     def _claim(self, job_id: UUID, owner: str) -> int | None:
         rows = self._execute(

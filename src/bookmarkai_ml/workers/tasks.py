@@ -120,7 +120,11 @@ def execute(
     with consumer_span(
         TASK_NAMES[task_type], {"traceparent": delivery.traceparent}, queue=QUEUES[task_type]
     ):
-        report = runtime.run(task_type, merged, delivery)
+        try:
+            report = runtime.run(task_type, merged, delivery)
+        except Exception as exc:  # a bug or outage in the runtime itself: never ack
+            log.exception("job runtime failed; requeueing the message")
+            raise Reject(f"runtime error: {exc!r}", requeue=True) from exc
     if report.disposition is Disposition.REQUEUE:
         raise Reject(report.reason, requeue=True)
     if report.disposition is Disposition.DEAD_LETTER:

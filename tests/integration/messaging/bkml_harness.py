@@ -1,0 +1,232 @@
+"""Messaging test harness: real workers and relays as subprocesses (fixtures: conftest.py).
+
+Workers and relays run through the real CLI (``bookmarkai-ml worker`` / ``relay``) with
+settings passed as ``BOOKMARKAI_ML_*`` environment variables, exactly as deployed;
+the test handlers come in through ``worker.plugins`` (``bkml_test_handlers``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Engine, text
+
+from bookmarkai_ml.config import Settings
+from bookmarkai_ml.contracts import SummarizeTask
+from bookmarkai_ml.db.engine import SessionFactory, transaction
+from bookmarkai_ml.messaging import topology
+from bookmarkai_ml.messaging.producer import Producer
+from bookmarkai_ml.services import jobs
+
+HERE = Path(__file__).parent
+CLI = str(Path(sys.executable).parent / "bookmarkai-ml")
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+def purge(settings: Settings) -> None:
+    """Empty every task queue and DLQ, so no message leaks from one test into the next."""
+
+    async def main() -> None:
+        producer = Producer.from_settings(settings)
+        try:
+            await producer.start(health_check=False)
+            await producer.purge([q.name for q in topology.all_queues(settings.broker)])
+        finally:
+            await producer.close()
+
+    asyncio.run(main())
+
+
+def settings_env(
+    *, pg_url: str, broker_url: str, data_dir: Path, markers: Path, extra: dict[str, str]
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOOKMARKAI_ML_")}
+    env.update(
+        {
+            "BOOKMARKAI_ML_ENVIRONMENT": "test",
+            "BOOKMARKAI_ML_DATABASE_URL": pg_url,
+            "BOOKMARKAI_ML_BROKER_URL": broker_url,
+            "BOOKMARKAI_ML_DATA_DIR": str(data_dir),
+            "BOOKMARKAI_ML_WORKER__PLUGINS": '["bkml_test_handlers"]',
+            "BOOKMARKAI_ML_WORKER__LEASE_S": "4",
+            "BOOKMARKAI_ML_WORKER__MAX_RETRIES": "3",
+            "BOOKMARKAI_ML_OUTBOX__POLL_INTERVAL_S": "1",
+            "BOOKMARKAI_ML_OUTBOX__MAINTENANCE_INTERVAL_S": "1",
+            "BOOKMARKAI_ML_BROKER__RECONNECT_MAX_S": "2",
+            "BOOKMARKAI_ML_BROKER__BREAKER_COOLDOWN_S": "2",
+            "BKML_TEST_MARKERS": str(markers),
+            "PYTHONPATH": os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")]).rstrip(
+                os.pathsep
+            ),
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def settings_from_env(env: dict[str, str]) -> Settings:
+    """The same settings the subprocesses see, built in the test process."""
+    saved = dict(os.environ)
+    try:
+        os.environ.update({k: v for k, v in env.items() if k.startswith("BOOKMARKAI_ML_")})
+        return Settings(_env_file=None)  # type: ignore[call-arg]
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@dataclass
+class Stack:
+    """Handles on the real services of one test."""
+
+    engine: Engine
+    sessions: SessionFactory
+    env: dict[str, str]
+    settings: Settings
+    workdir: Path
+    markers: Path
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def spawn(
+        self, *args: str, name: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        log = (self.workdir / f"{name}-{len(self.procs)}.log").open("wb")
+        proc = subprocess.Popen(
+            [CLI, *args],
+            env=env or self.env,
+            cwd=self.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def start_worker(
+        self, queue: str = "ml.summarize", *, concurrency: int = 2, pool: str = "prefork"
+    ) -> subprocess.Popen[bytes]:
+        return self.spawn(
+            "worker",
+            "--queue",
+            queue,
+            "--concurrency",
+            str(concurrency),
+            "--pool",
+            pool,
+            "--metrics-port",
+            "0",
+            "--loglevel",
+            "WARNING",
+            name="worker",
+        )
+
+    def start_relay(self, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        return self.spawn("relay", name="relay", env=env)
+
+    def submit(
+        self, content: str, *, share_id: str | None = None, then: Iterable[str] = ()
+    ) -> UUID:
+        message = SummarizeTask(share_id=share_id or uuid.uuid4().hex, content=content)
+        with transaction(self.sessions) as session:
+            return jobs.submit(session, message, then=list(then)).job.id
+
+    def statuses(self, job_ids: Iterable[UUID]) -> dict[UUID, str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT id, status FROM ml_jobs WHERE id = ANY(:ids)"), {"ids": list(job_ids)}
+            ).all()
+        return {r[0]: r[1] for r in rows}
+
+    def wait_for(self, predicate: Callable[[], bool], *, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            time.sleep(0.2)
+        raise AssertionError(
+            f"timed out after {timeout}s waiting for {what}; logs in {self.workdir}"
+        )
+
+    def wait_status(
+        self, job_ids: Iterable[UUID], statuses: Iterable[str] = ("done",), *, timeout: float = 60
+    ) -> dict[UUID, str]:
+        ids, wanted = list(job_ids), set(statuses)
+        self.wait_for(
+            lambda: (
+                all(s in wanted for s in self.statuses(ids).values())
+                and len(self.statuses(ids)) == len(ids)
+            ),
+            timeout=timeout,
+            what=f"{len(ids)} jobs to reach {sorted(wanted)}",
+        )
+        return self.statuses(ids)
+
+    def scalar(self, sql: str, **params: Any) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(text(sql), params).scalar()
+
+    def runs(self) -> list[str]:
+        log = self.markers / "runs.log"
+        return log.read_text().split() if log.exists() else []
+
+    def stop(self, proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+        if proc.poll() is None:
+            os.killpg(proc.pid, sig)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        # SIGKILL: fast, and exactly the fault the system must absorb anyway.
+        for proc in reversed(self.procs):
+            self.stop(proc, signal.SIGKILL)
+
+
+def declare(settings: Settings) -> None:
+    async def main() -> None:
+        producer = Producer.from_settings(settings)
+        try:
+            await producer.start(health_check=False)
+            await producer.declare_topology()
+        finally:
+            await producer.close()
+
+    asyncio.run(main())
+
+
+def make_stack(
+    *,
+    engine: Engine,
+    sessions: SessionFactory,
+    pg_url: str,
+    broker_url: str,
+    tmp: Path,
+    extra: dict[str, str] | None = None,
+) -> Stack:
+    markers = tmp / "markers"
+    markers.mkdir(parents=True, exist_ok=True)
+    env = settings_env(
+        pg_url=pg_url,
+        broker_url=broker_url,
+        data_dir=tmp / "data",
+        markers=markers,
+        extra=extra or {},
+    )
+    settings = settings_from_env(env)
+    return Stack(engine, sessions, env, settings, tmp, markers)

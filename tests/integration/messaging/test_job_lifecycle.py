@@ -1,0 +1,120 @@
+"""Jobs end to end through the real relay, RabbitMQ, Celery worker and Postgres."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from uuid import UUID
+
+import pytest
+from bkml_harness import Stack
+from sqlalchemy import text
+
+from bookmarkai_ml.contracts import SummarizeTask
+from bookmarkai_ml.db.engine import SessionFactory, transaction
+from bookmarkai_ml.services import jobs
+
+pytestmark = pytest.mark.integration
+
+
+def test_jobs_finish_once_with_one_result_and_one_cost(stack: Stack) -> None:
+    stack.start_relay()
+    stack.start_worker()
+    ids = [stack.submit(f"ok number {i}") for i in range(20)]
+    stack.wait_status(ids, timeout=60)
+    assert stack.scalar("SELECT count(*) FROM ml_results") == 20
+    assert stack.scalar("SELECT count(*) FROM ml_costs") == 20
+    assert stack.scalar("SELECT count(*) FROM ml_outbox WHERE sent_at IS NULL") == 0
+    assert sorted(stack.runs()) == sorted(str(i) for i in ids)
+
+
+def test_error_kinds_end_in_the_right_state(stack: Stack) -> None:
+    stack.start_relay()
+    stack.start_worker()
+    retried = stack.submit("retry:2 then succeed")
+    permanent = stack.submit("permanent failure")
+    budget = stack.submit("budget is full")
+    flaky_forever = stack.submit("retry:99 never succeeds")
+    final = stack.wait_status(
+        [retried, permanent, budget, flaky_forever],
+        ("done", "failed", "budget_exceeded"),
+        timeout=90,
+    )
+    assert final == {
+        retried: "done",
+        permanent: "failed",
+        budget: "budget_exceeded",
+        flaky_forever: "failed",
+    }
+    assert stack.scalar("SELECT attempts FROM ml_jobs WHERE id = :i", i=retried) == 3
+    # max_retries=3 in the test settings: 1 run + 3 retries, then failed.
+    assert stack.scalar("SELECT attempts FROM ml_jobs WHERE id = :i", i=flaky_forever) == 4
+    assert (
+        stack.scalar("SELECT error_code FROM ml_jobs WHERE id = :i", i=permanent) == "corrupt_media"
+    )
+    assert stack.scalar("SELECT retry_after IS NOT NULL FROM ml_jobs WHERE id = :i", i=budget)
+    assert stack.runs().count(str(permanent)) == 1  # permanent errors never retry
+    assert stack.scalar("SELECT count(*) FROM ml_results") == 1
+
+
+def test_done_job_feeds_its_follow_up_jobs_in_the_same_transaction(stack: Stack) -> None:
+    stack.start_relay()
+    stack.spawn(
+        "worker",
+        "--queue",
+        "ml.summarize",
+        "--queue",
+        "ml.embed",
+        "--metrics-port",
+        "0",
+        "--loglevel",
+        "WARNING",
+        name="worker",
+    )
+    parent = stack.submit("ok a long transcript", then=["embed"])
+    stack.wait_status([parent], timeout=60)
+    child = stack.scalar("SELECT id FROM ml_jobs WHERE parent_id = :p", p=parent)
+    assert child is not None
+    stack.wait_status([child], timeout=60)
+    payload = stack.scalar("SELECT payload FROM ml_jobs WHERE id = :c", c=child)
+    assert payload["content"] == "summary of ok a long transcript"
+
+
+def test_same_submission_twice_concurrently_yields_one_job(
+    clean_db: object, sessions: SessionFactory
+) -> None:
+    message = SummarizeTask(share_id="share-1", content="the same text")
+    barrier = threading.Barrier(8)
+    results: list[tuple[UUID, bool]] = []
+
+    def submit() -> None:
+        barrier.wait()
+        with transaction(sessions) as session:
+            sub = jobs.submit(session, message)
+            results.append((sub.job.id, sub.created))
+
+    threads = [threading.Thread(target=submit) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({job_id for job_id, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    with sessions() as session:
+        assert session.execute(text("SELECT count(*) FROM ml_jobs")).scalar() == 1
+        assert session.execute(text("SELECT count(*) FROM ml_outbox")).scalar() == 1
+
+
+def test_worker_killed_mid_task_redelivers_and_finishes_once(stack: Stack) -> None:
+    stack.start_relay()
+    worker = stack.start_worker(concurrency=1)
+    job = stack.submit("sleep:3 long task")
+    started = stack.markers / f"{job}.started"
+    stack.wait_for(started.exists, timeout=60, what="the task to start")
+    stack.stop(worker, signal.SIGKILL)  # the whole worker: main process and child
+    assert stack.statuses([job])[job] == "running"
+    stack.start_worker(concurrency=1)
+    stack.wait_status([job], timeout=90)
+    assert stack.scalar("SELECT count(*) FROM ml_results WHERE job_id = :j", j=job) == 1
+    assert stack.scalar("SELECT count(*) FROM ml_costs WHERE job_id = :j", j=job) == 1
+    assert stack.runs().count(str(job)) == 2  # killed once, completed once
