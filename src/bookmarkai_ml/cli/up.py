@@ -1,4 +1,4 @@
-"""``up``: the API, the outbox relay and one worker per queue as local processes.
+"""``up``: the API (with the outbox relay) and one worker per queue as local processes.
 
 Each component runs as its own ``bookmarkai-ml`` subcommand, as it would in
 production (one container each), so ``up`` exercises the real wiring. Ctrl-C (or
@@ -35,11 +35,11 @@ class Component:
 
 def _components(with_api: bool) -> list[Component]:
     cli = [sys.executable, "-m", "bookmarkai_ml.cli"]
-    parts = [Component("relay", [*cli, "relay"])]
-    parts += [Component(f"worker {q}", [*cli, "worker", "--queue", q]) for q in QUEUES.values()]
-    if with_api:
-        parts.insert(0, Component("api", [*cli, "api", "--no-relay"]))
-    return parts
+    # The API embeds the relay, so its /api/ml/metrics/prometheus shows the producer's
+    # metrics as the seed's gateway did; without the API the relay runs on its own.
+    first = Component("api", [*cli, "api"]) if with_api else Component("relay", [*cli, "relay"])
+    workers = [Component(f"worker {q}", [*cli, "worker", "--queue", q]) for q in QUEUES.values()]
+    return [first, *workers]
 
 
 def _stop(parts: list[Component]) -> None:
