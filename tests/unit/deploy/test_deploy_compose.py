@@ -108,6 +108,22 @@ def test_services_are_buildable_and_dependencies_resolve(relative: str) -> None:
                 assert target_service.restart == "no", f"{target} must run once"
 
 
+def test_one_shot_services_are_awaited_by_a_long_running_one() -> None:
+    """``compose up --wait`` (start-ml-services.sh) treats an unadopted exit(0) as failure."""
+    stack = _load("docker-compose.yml")
+    one_shots = {name for name, s in stack.services.items() if s.restart == "no"}
+    assert one_shots == {"migrate", "minio-init"}
+    for one_shot in one_shots:
+        adopters = [
+            name
+            for name, s in stack.services.items()
+            if s.restart != "no"
+            and (dep := (s.depends_on or {}).get(one_shot)) is not None
+            and dep.condition == "service_completed_successfully"
+        ]
+        assert adopters, f"{one_shot}: no long-running service waits for it to complete"
+
+
 @pytest.mark.parametrize("relative", BASE_FILES)
 def test_volumes_are_declared_and_bind_sources_exist(relative: str) -> None:
     compose = _load(relative)
