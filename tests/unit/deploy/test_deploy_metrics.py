@@ -170,3 +170,20 @@ def test_grafana_and_prometheus_mounts_match_their_configs(compose_file: str) ->
         command = services[host].get("command", [])
         exposed = {p.split(":")[-1] for p in services[host].get("ports", [])}
         assert port in exposed or port in command, f"{target}: nothing listens there"
+
+
+def test_dashboard_panels_fit_the_grid_without_overlapping(
+    dashboards: dict[str, dict[str, Any]],
+) -> None:
+    for file, dashboard in dashboards.items():
+        cells: set[tuple[int, int]] = set()
+        for panel in dashboard["panels"]:
+            pos = panel["gridPos"]
+            assert pos["x"] + pos["w"] <= 24, f"{file}: {panel['title']} is wider than the grid"
+            area = {
+                (x, y)
+                for x in range(pos["x"], pos["x"] + pos["w"])
+                for y in range(pos["y"], pos["y"] + pos["h"])
+            }
+            assert not cells & area, f"{file}: {panel['title']} overlaps another panel"
+            cells |= area
