@@ -102,6 +102,10 @@ class MediaSettings(BaseModel):
     silence_threshold_db: float = Field(-40.0, description="Silence detection threshold.")
     silence_min_s: float = Field(0.5, description="Shortest silence that counts.")
     ffmpeg_timeout_s: float = Field(600.0, description="Cap on one ffmpeg/ffprobe run.")
+    loudness_target_lufs: float = Field(-23.0, description="EBU R128 integrated loudness target.")
+    loudness_true_peak_db: float = Field(-1.0, description="True-peak ceiling after the gain.")
+    loudness_max_gain_db: float = Field(30.0, description="Largest gain applied to quiet audio.")
+    min_speech_s: float = Field(0.5, description="Less non-silent audio than this is 'silent'.")
 
 
 class StorageSettings(BaseModel):
@@ -125,6 +129,8 @@ class ModelSettings(BaseModel):
     )
     whisper_compute_type: str = Field("int8", description="CTranslate2 compute type.")
     whisper_threads: int = Field(0, description="CPU threads for Whisper; 0 = all cores.")
+    whisper_beam_size: int = Field(5, description="Whisper beam size (1 = greedy, fastest).")
+    whisper_vad: bool = Field(True, description="Silero VAD before Whisper (hallucination guard).")
     embedding_model_path: Path | None = Field(
         None, description="sentence-transformers model dir; unset = bundled all-MiniLM-L6-v2."
     )

@@ -9,10 +9,11 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from uuid import UUID
+from pathlib import Path
+from uuid import UUID, uuid4
 
 from bookmarkai_ml.errors import BrokerUnavailableError, BudgetExceededError, PublishRejectedError
-from bookmarkai_ml.ports import OutgoingMessage
+from bookmarkai_ml.ports import BudgetLedger, OutgoingMessage, Transcriber, Transcript
 
 
 class FakeBudgetLedger:
@@ -57,3 +58,43 @@ class FakePublisher:
 
     def fail_with_rejection(self, times: int = 1) -> None:
         self.fail_next.extend(PublishRejectedError("fake unroutable") for _ in range(times))
+
+
+class FakeJobContext:
+    """``ports.JobContext`` over any ``BudgetLedger``; records reservations and heartbeats."""
+
+    def __init__(
+        self,
+        *,
+        job_id: UUID | None = None,
+        ledger: BudgetLedger | None = None,
+        task: str = "transcribe",
+    ) -> None:
+        self.job_id = job_id or uuid4()
+        self.ledger: BudgetLedger = ledger or FakeBudgetLedger()
+        self.task = task
+        self.reserved: list[Decimal] = []
+        self.heartbeats = 0
+
+    def reserve(self, estimate_usd: Decimal) -> None:
+        self.ledger.reserve(job_id=self.job_id, task=self.task, usd=estimate_usd)
+        self.reserved.append(estimate_usd)
+
+    def heartbeat(self) -> None:
+        self.heartbeats += 1
+
+
+class SpyTranscriber:
+    """Wraps a real ``Transcriber`` and records each call (to prove a model did not run)."""
+
+    def __init__(self, inner: Transcriber) -> None:
+        self.inner = inner
+        self.provider = inner.provider
+        self.model = inner.model
+        self.price_per_minute_usd = inner.price_per_minute_usd
+        self.max_upload_bytes = inner.max_upload_bytes
+        self.calls: list[Path] = []
+
+    def transcribe(self, audio: Path, *, language: str | None, word_timestamps: bool) -> Transcript:
+        self.calls.append(audio)
+        return self.inner.transcribe(audio, language=language, word_timestamps=word_timestamps)

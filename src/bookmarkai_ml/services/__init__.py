@@ -1,0 +1,1 @@
+"""Services: the use cases, depending only on ports, contracts and domain logic."""

@@ -1,0 +1,200 @@
+"""Transcription: media URL in, timed transcript out, never over budget (SPEC §1 transcribe).
+
+The order of the steps is the point; each one is cheaper than the next and can
+stop the job before anything is spent:
+
+1. fetch the media (SSRF-safe) and keep a copy in the media store;
+2. probe it (corrupt, no audio, empty -> ``MediaError`` with its own code);
+3. refuse media over the duration limit (``too_long``) - before any spend;
+4. reserve ``duration x price`` against the budget (``BudgetExceededError``);
+5. extract 16 kHz mono audio, loudness-normalised, with its silences;
+6. finish near-silent audio as ``silent`` with cost 0, without running the model;
+7. transcribe chunks of at most 10 minutes cut at silences, heartbeating between
+   them, and merge them into absolute, monotonic times; filter Whisper loops.
+
+The job runtime writes the result and the cost row and settles the reservation;
+this handler only returns them (``TaskOutcome``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bookmarkai_ml.config import MediaSettings
+from bookmarkai_ml.contracts import Segment, TranscribeTask, TranscriptResult
+from bookmarkai_ml.domain import audio_chunks as chunks
+from bookmarkai_ml.domain.hallucination import filter_segments, join_text
+from bookmarkai_ml.domain.pricing import DEFAULT_TABLE, PriceTable
+from bookmarkai_ml.errors import InvalidInputError
+from bookmarkai_ml.ports import CostLine, JobContext, MediaStore, TaskOutcome, Transcriber
+
+if TYPE_CHECKING:
+    from bookmarkai_ml.config import Settings
+    from bookmarkai_ml.media.audio import AudioProcessor, ExtractedAudio
+    from bookmarkai_ml.media.download import Downloaded, Downloader
+
+BYTES_PER_SECOND = 32000  # 16 kHz mono 16-bit, what chunks are uploaded as
+
+TranscriberFactory = Callable[[], Transcriber]
+
+
+class TranscriptionService:
+    """The ``transcribe`` task handler: ``service(message, ctx) -> TaskOutcome``."""
+
+    def __init__(
+        self,
+        *,
+        media: MediaSettings,
+        downloader: Downloader,
+        processor: AudioProcessor,
+        transcribers: Mapping[str, TranscriberFactory],
+        default_provider: str = "local",
+        store: MediaStore | None = None,
+        prices: PriceTable = DEFAULT_TABLE,
+        workdir: Path | None = None,
+    ) -> None:
+        self._media = media
+        self._downloader = downloader
+        self._processor = processor
+        self._factories = dict(transcribers)
+        self._built: dict[str, Transcriber] = {}
+        self._default = default_provider
+        self._store = store
+        self._prices = prices
+        self._workdir = workdir
+
+    def transcriber(self, provider: str | None) -> Transcriber:
+        """The transcriber for ``provider`` (default from settings), built once.
+
+        Raises:
+            InvalidInputError: that provider is not configured.
+        """
+        name = provider or self._default
+        if name not in self._built:
+            factory = self._factories.get(name)
+            if factory is None:
+                raise InvalidInputError(f"transcription provider {name!r} is not configured")
+            self._built[name] = factory()
+        return self._built[name]
+
+    def __call__(self, message: TranscribeTask, ctx: JobContext) -> TaskOutcome:
+        """Run one transcription job (see the module docstring for the steps)."""
+        transcriber = self.transcriber(message.options.provider)
+        with tempfile.TemporaryDirectory(prefix="bookmarkai-tx-", dir=self._workdir) as tmp:
+            work = Path(tmp)
+            downloaded = self._downloader.fetch(message.media_url, work / "in")
+            probe = self._processor.probe(downloaded.path)
+            self._processor.check_duration(probe)
+            self._keep(downloaded, message, ctx)
+            price = self._prices.audio_cost(
+                transcriber.provider, transcriber.model, probe.duration_s
+            )
+            ctx.reserve(price)
+            audio = self._processor.extract(downloaded.path, work / "audio.wav", probe)
+            if chunks.is_silent(
+                audio.duration_s, audio.silences, min_speech_s=self._media.min_speech_s
+            ):
+                return self._silent(audio.duration_s, transcriber)
+            return self._transcribe(audio, transcriber, message, ctx, work)
+
+    def _keep(self, downloaded: Downloaded, message: TranscribeTask, ctx: JobContext) -> None:
+        """Store fetched media (not media that already came from the store)."""
+        if self._store is None or message.media_url.startswith("s3://"):
+            return
+        key = f"{message.tenant_id}/{message.share_id}/{ctx.job_id}/source"
+        self._store.put(key, downloaded.path)
+
+    def _silent(self, duration: float, transcriber: Transcriber) -> TaskOutcome:
+        result = TranscriptResult(
+            text="",
+            duration_s=duration,
+            silent=True,
+            chunks=0,
+            model=transcriber.model,
+            provider=transcriber.provider,
+        )
+        cost = CostLine(provider=transcriber.provider, model=transcriber.model)
+        return TaskOutcome(result=result, cost=cost)
+
+    def _transcribe(
+        self,
+        audio: ExtractedAudio,
+        transcriber: Transcriber,
+        message: TranscribeTask,
+        ctx: JobContext,
+        work: Path,
+    ) -> TaskOutcome:
+        from bookmarkai_ml.media.audio import write_chunk
+
+        max_s = chunks.max_chunk_seconds(
+            self._media.chunk_max_s,
+            max_upload_bytes=transcriber.max_upload_bytes,
+            bytes_per_s=BYTES_PER_SECOND,
+        )
+        plan = chunks.plan_chunks(audio.duration_s, audio.silences, max_s=max_s)
+        parts: list[tuple[chunks.Interval, list[Segment]]] = []
+        language: str | None = None
+        for index, span in enumerate(plan):
+            if index:
+                ctx.heartbeat()
+            path = (
+                audio.path
+                if len(plan) == 1
+                else write_chunk(audio.path, span, work / f"chunk-{index:03d}.wav")
+            )
+            transcript = transcriber.transcribe(
+                path,
+                language=message.options.language,
+                word_timestamps=message.options.word_timestamps,
+            )
+            language = language or transcript.language
+            parts.append((span, transcript.segments))
+        segments = filter_segments(chunks.merge_segments(parts))
+        text = join_text(segments)
+        usd = self._prices.audio_cost(transcriber.provider, transcriber.model, audio.duration_s)
+        result = TranscriptResult(
+            text=text,
+            language=language,
+            duration_s=audio.duration_s,
+            segments=segments,
+            chunks=len(plan),
+            model=transcriber.model,
+            provider=transcriber.provider,
+        )
+        cost = CostLine(
+            provider=transcriber.provider,
+            model=transcriber.model,
+            usd=usd,
+            audio_seconds=audio.duration_s,
+        )
+        return TaskOutcome(
+            result=result, cost=cost, follow_up_text=text or None, follow_up_segments=segments
+        )
+
+
+def build_service(settings: Settings) -> TranscriptionService:
+    """Wire the service from settings: downloader, ffmpeg, store, local and API Whisper."""
+    from bookmarkai_ml.domain.pricing import price_table
+    from bookmarkai_ml.media.audio import AudioProcessor
+    from bookmarkai_ml.media.download import Downloader
+    from bookmarkai_ml.media.storage import media_store
+    from bookmarkai_ml.providers.whisper_local import LocalWhisperTranscriber
+    from bookmarkai_ml.providers.whisper_openai import OpenAIWhisperTranscriber
+
+    store = media_store(settings)
+    prices = price_table(settings.budgets)
+    return TranscriptionService(
+        media=settings.media,
+        downloader=Downloader(settings.media, store=store),
+        processor=AudioProcessor(settings.media),
+        transcribers={
+            "local": lambda: LocalWhisperTranscriber(settings.models),
+            "openai": lambda: OpenAIWhisperTranscriber.from_settings(settings.models, prices),
+        },
+        default_provider=settings.models.transcriber,
+        store=store,
+        prices=prices,
+    )
