@@ -160,6 +160,9 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 
 def _issue(raw: Any) -> ValidationIssue:
     loc = [p if isinstance(p, int) else str(p) for p in raw.get("loc", ())]
+    if raw.get("type") in ("union_tag_invalid", "union_tag_not_found"):
+        # Point at the discriminator field (e.g. ``task``), not at the whole body.
+        loc.append(str(raw.get("ctx", {}).get("discriminator", "")).strip("'"))
     return ValidationIssue(loc=loc, msg=str(raw.get("msg", "")), type=str(raw.get("type", "")))
 
 

@@ -66,7 +66,11 @@ async def test_burst_over_the_limit_is_429(
     api_settings: Settings, clean_db: Engine, make_key: MakeKey
 ) -> None:
     limited = api_settings.model_copy(
-        update={"api": api_settings.api.model_copy(update={"rate_limit_burst": 5, "rate_limit_per_minute": 6})}
+        update={
+            "api": api_settings.api.model_copy(
+                update={"rate_limit_burst": 5, "rate_limit_per_minute": 6}
+            )
+        }
     )
     app: FastAPI = create_app(limited, engine=clean_db, background=[])
     key, other = make_key("tenant-a"), make_key("tenant-b")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bookmarkai_ml.contracts import EmbedOptions, SummarizeOptions, TranscribeOptions
 from bookmarkai_ml.services.jobs import JobView
 
 
@@ -21,46 +22,80 @@ class JobTask(StrEnum):
     ENRICH = "enrich"
 
 
+#: Postgres text cannot hold NUL; refusing it here keeps a schema-valid request storable.
+_NO_NUL = r"^[^\x00]*$"
+#: Documented in the schema; enforced by ``submission.check_media_url`` (code ``unsafe_url``).
+MEDIA_URL_PATTERN = (
+    r"^\s*([Hh][Tt][Tt][Pp][Ss]?|[Ss]3)://[A-Za-z0-9._~:@!$&'()*+,;=%-]+([/?#][^\x00]*)?$"
+)
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class TextInput(_In):
-    text: str = Field(min_length=1, max_length=1_000_000, description="Text to process.")
+    text: str = Field(
+        min_length=1, max_length=1_000_000, pattern=_NO_NUL, description="Text to process."
+    )
 
 
 class MediaInput(_In):
     media_url: str = Field(
-        min_length=1, max_length=4096, description="http(s):// or s3:// URL of audio or video."
+        min_length=1,
+        max_length=4096,
+        description="http(s):// or s3:// URL of audio or video; other schemes get 422.",
+        json_schema_extra={"pattern": MEDIA_URL_PATTERN},
     )
 
 
-class JobCreate(_In):
-    """A submission. ``options`` are the task's options; for ``enrich``, keyed by task."""
+ShareId = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=_NO_NUL, description="The saved item's id.")
+]
 
-    share_id: str = Field(min_length=1, max_length=200, description="The saved item's id.")
-    task: JobTask
+
+class EnrichOptions(_In):
+    """Options of each step of an ``enrich`` chain."""
+
+    summarize: SummarizeOptions = SummarizeOptions()
+    transcribe: TranscribeOptions = TranscribeOptions()
+    embed: EmbedOptions = EmbedOptions()
+
+
+class SummarizeJob(_In):
+    share_id: ShareId
+    task: Literal[JobTask.SUMMARIZE]
+    input: TextInput
+    options: SummarizeOptions = SummarizeOptions()
+
+
+class TranscribeJob(_In):
+    share_id: ShareId
+    task: Literal[JobTask.TRANSCRIBE]
+    input: MediaInput
+    options: TranscribeOptions = TranscribeOptions()
+
+
+class EmbedJob(_In):
+    share_id: ShareId
+    task: Literal[JobTask.EMBED]
+    input: TextInput
+    options: EmbedOptions = EmbedOptions()
+
+
+class EnrichJob(_In):
+    """Media: transcribe, then summarize and embed the transcript. Text: summarize and embed."""
+
+    share_id: ShareId
+    task: Literal[JobTask.ENRICH]
     input: TextInput | MediaInput
-    options: dict[str, Any] = Field(
-        default_factory=dict,
-        description="summarize: style, target_words, language, provider; transcribe: language, "
-        "word_timestamps, provider; embed: model, content_kind, source_kind; enrich: "
-        '{"summarize": {...}, "transcribe": {...}, "embed": {...}}.',
-    )
+    options: EnrichOptions = EnrichOptions()
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"share_id": "s1", "task": "summarize", "input": {"text": "Long article ..."}},
-                {
-                    "share_id": "s2",
-                    "task": "enrich",
-                    "input": {"media_url": "https://example.com/talk.mp4"},
-                },
-            ]
-        },
-    )
+
+#: A submission; ``task`` selects the input kind and the options schema.
+JobCreate = Annotated[
+    SummarizeJob | TranscribeJob | EmbedJob | EnrichJob, Field(discriminator="task")
+]
 
 
 class JobError(BaseModel):
