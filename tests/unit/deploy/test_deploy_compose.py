@@ -86,6 +86,15 @@ def _host_port(spec: str) -> str:
     return spec.rsplit(":", 1)[0]
 
 
+def test_every_yaml_file_under_deploy_parses() -> None:
+    files = sorted([*DEPLOY.rglob("*.yml"), *DEPLOY.rglob("*.yaml")])
+    assert len(files) >= 15
+    for path in files:
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+        assert docs, f"{path} is empty"
+        assert all(isinstance(d, dict) for d in docs), f"{path}: top level must be a mapping"
+
+
 @pytest.mark.parametrize("relative", [*BASE_FILES, OVERLAY])
 def test_compose_file_matches_the_schema(relative: str) -> None:
     try:
