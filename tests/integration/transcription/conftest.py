@@ -106,3 +106,37 @@ def empty_file(media_dir: Path) -> Path:
     out = media_dir / "empty.wav"
     out.write_bytes(b"")
     return out
+
+
+@pytest.fixture(scope="session")
+def twelve_minutes(media_dir: Path) -> tuple[Path, float]:
+    """~12 minutes: six spoken clips separated by long silences, ending on speech.
+
+    Returns the file and its duration (= the true end of the last speech).
+    """
+    clips = []
+    for i, sentence in enumerate((*SENTENCES, "Thank you for listening to this recording.")):
+        clip = media_dir / f"clip{i}.wav"
+        _run("espeak-ng", "-v", "en-us", "-s", "150", "-w", str(clip), sentence)
+        clips.append(clip)
+    inputs: list[str] = []
+    for clip in clips:
+        inputs += ["-i", str(clip)]
+    speech = sum(_duration(c) for c in clips)
+    gap = (720 - speech) / (len(clips) - 1)
+    parts = [f"[{i}]aresample=16000,apad=pad_dur={gap:.3f}[a{i}]" for i in range(len(clips) - 1)]
+    parts.append(f"[{len(clips) - 1}]aresample=16000[a{len(clips) - 1}]")
+    labels = "".join(f"[a{i}]" for i in range(len(clips)))
+    graph = ";".join(parts) + f";{labels}concat=n={len(clips)}:v=0:a=1[out]"
+    out = media_dir / "twelve.wav"
+    _run("ffmpeg", "-nostdin", "-y", *inputs, "-filter_complex", graph, "-map", "[out]",
+         "-ac", "1", str(out))  # fmt: skip
+    return out, _duration(out)
+
+
+def _duration(path: Path) -> float:
+    proc = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+        check=True, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    return float(proc.stdout.strip())
