@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -192,6 +193,31 @@ def test_minio_bucket_is_the_settings_default() -> None:
     bucket = StorageSettings().s3_bucket
     assert bucket == "bookmarkai-media-development"  # seed
     assert bucket in " ".join(stack.services["minio-init"].entrypoint or [])
+
+
+def _rabbitmq_conf() -> dict[str, str]:
+    """``deploy/rabbitmq/rabbitmq.conf`` (sysctl format) as key -> value."""
+    pairs = {}
+    for line in (DEPLOY / "rabbitmq" / "rabbitmq.conf").read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, value = line.split("=", 1)
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def test_broker_urls_use_the_user_rabbitmq_conf_creates() -> None:
+    """No deprecated RABBITMQ_DEFAULT_* env vars: the user comes from rabbitmq.conf (seed)."""
+    conf = _rabbitmq_conf()
+    user, password = conf.get("default_user", "guest"), conf.get("default_pass", "guest")
+    assert user != "guest", "guest may only connect from localhost, not from other containers"
+    for relative in [*BASE_FILES, OVERLAY]:
+        for name, service in _load(relative).services.items():
+            env = service.environment or {}
+            assert not [k for k in env if k.startswith("RABBITMQ_DEFAULT_")], name
+            url = env.get("BOOKMARKAI_ML_BROKER_URL")
+            if url:
+                assert urlsplit(url).username == user, f"{relative}: {name}"
+                assert urlsplit(url).password == password, f"{relative}: {name}"
 
 
 def _setting_exists(env_name: str) -> bool:
