@@ -21,12 +21,14 @@ from sqlalchemy import Engine
 
 from bookmarkai_ml.api import problems
 from bookmarkai_ml.api.context import ApiContext, BrokerProbe, EmbedderFactory
+from bookmarkai_ml.api.httpmetrics import HttpMetricsMiddleware
 from bookmarkai_ml.api.limits import BodyLimitMiddleware
 from bookmarkai_ml.api.ratelimit import RateLimiter
 from bookmarkai_ml.api.readiness import BrokerProbe as AmqpProbe
-from bookmarkai_ml.api.routes import analytics, health, jobs
+from bookmarkai_ml.api.routes import analytics, health, jobs, metrics
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db.engine import database_url, make_engine, make_session_factory
+from bookmarkai_ml.messaging.service import RelayService
 from bookmarkai_ml.services.analytics import Refresher
 
 log = logging.getLogger(__name__)
@@ -47,9 +49,22 @@ def _version() -> str:
         return "0.0.0"
 
 
+async def _relay(ctx: ApiContext) -> None:
+    """The outbox relay inside the API process (``outbox.run_in_api``)."""
+    service = RelayService(ctx.settings, engine=ctx.engine)
+    await service.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await service.stop()
+
+
 def default_background(settings: Settings) -> list[BackgroundJob]:
-    """The analytics refresher, always."""
-    return [_analytics_loop]
+    """The analytics refresher, and the relay when a broker is configured and wanted here."""
+    jobs: list[BackgroundJob] = [_analytics_loop]
+    if settings.broker_url and settings.outbox.run_in_api:
+        jobs.append(_relay)
+    return jobs
 
 
 @asynccontextmanager
@@ -120,7 +135,8 @@ def create_app(
     app.state.background = default_background(settings) if background is None else background
     problems.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
-    for module in (health, jobs, analytics):
+    app.add_middleware(HttpMetricsMiddleware)  # outermost: counts 413s and 500s too
+    for module in (health, jobs, analytics, metrics):
         app.include_router(module.router)
     _tidy_openapi_of(app)
     return app

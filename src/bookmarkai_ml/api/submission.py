@@ -1,16 +1,14 @@
 """From a ``JobCreate`` body to task messages, and into ``services.jobs.submit``.
 
 The body was validated against its task's schema already; a refused media URL
-raises here, before anything is written, so no job or outbox row exists. ``enrich`` picks the
-chain that fits the input (SPEC §1b): media -> ``transcribe`` with
-``then=[summarize, embed]`` (the worker queues those from the transcript); text ->
-``summarize`` and ``embed`` side by side.
+raises here, before anything is written, so no job or outbox row exists. ``enrich``
+is planned by ``services.enrich`` (shared with the CLI): media -> ``transcribe`` with
+``then=[summarize, embed]``; text -> ``summarize`` and ``embed`` side by side.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -20,24 +18,17 @@ from bookmarkai_ml.api.schemas.jobs import (
     JobCreate,
     MediaInput,
     SummarizeJob,
+    TextInput,
     TranscribeJob,
 )
-from bookmarkai_ml.contracts import EmbedTask, SummarizeTask, TaskType, TranscribeTask
-from bookmarkai_ml.contracts.messages import TaskMessageT
+from bookmarkai_ml.contracts import EmbedTask, SummarizeTask, TranscribeTask
 from bookmarkai_ml.errors import UnsafeURLError
 from bookmarkai_ml.services import jobs
+from bookmarkai_ml.services.enrich import Planned, plan_enrich
 
 #: Schemes a media URL may use; the worker's SSRF guard then checks the address.
 MEDIA_SCHEMES = frozenset({"http", "https", "s3"})
 _MEDIA_URL = re.compile(MEDIA_URL_PATTERN)
-
-
-@dataclass(frozen=True, slots=True)
-class Planned:
-    """One job to submit and the tasks it chains to."""
-
-    message: TaskMessageT
-    then: tuple[TaskType, ...] = ()
 
 
 def check_media_url(url: str) -> str:
@@ -69,16 +60,15 @@ def plan(body: JobCreate, *, tenant_id: str) -> list[Planned]:
     if isinstance(body, TranscribeJob):
         url = check_media_url(body.input.media_url)
         return [Planned(TranscribeTask(**share, media_url=url, options=body.options))]
-    opts = body.options
-    if isinstance(body.input, MediaInput):
-        url = check_media_url(body.input.media_url)
-        message = TranscribeTask(**share, media_url=url, options=opts.transcribe)
-        return [Planned(message, then=(TaskType.SUMMARIZE, TaskType.EMBED))]
-    text = body.input.text
-    return [
-        Planned(SummarizeTask(**share, content=text, options=opts.summarize)),
-        Planned(EmbedTask(**share, content=text, options=opts.embed)),
-    ]
+    opts, inp = body.options, body.input
+    return plan_enrich(
+        **share,
+        media_url=check_media_url(inp.media_url) if isinstance(inp, MediaInput) else None,
+        text=inp.text if isinstance(inp, TextInput) else None,
+        summarize=opts.summarize,
+        transcribe=opts.transcribe,
+        embed=opts.embed,
+    )
 
 
 def submit(

@@ -1,4 +1,7 @@
-"""``/api/ml/analytics``: spend and task performance, and budget status."""
+"""``/api/ml/analytics``: spend and task performance (views), and budget status (ledger).
+
+Both are platform-wide, not per tenant: the views and the budget windows are global.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from bookmarkai_ml.api.deps import PrincipalDep, SessionDep
+from bookmarkai_ml.api.deps import PrincipalDep, SessionDep, SettingsDep
 from bookmarkai_ml.api.problems import responses
-from bookmarkai_ml.api.schemas.analytics import CostsPublic
+from bookmarkai_ml.api.schemas.analytics import BudgetsPublic, CostsPublic
 from bookmarkai_ml.contracts import TaskType
 from bookmarkai_ml.services import analytics
+from bookmarkai_ml.services.budgets import budget_status
 
 router = APIRouter(
     prefix="/api/ml/analytics", tags=["analytics"], responses=responses(401, 422, 429, 503)
@@ -35,3 +39,15 @@ def costs(
         session, since=since, until=until, task=task.value if task else None, refresh_first=refresh
     )
     return CostsPublic.of(report)
+
+
+@router.get("/budgets", response_model=BudgetsPublic, summary="Budget status")
+def budgets(
+    session: SessionDep,
+    settings: SettingsDep,
+    _: PrincipalDep,
+    task: Annotated[TaskType | None, Query(description="Only this task type.")] = None,
+) -> BudgetsPublic:
+    """Spent, reserved and remaining USD, and when each window resets, per task type."""
+    windows = budget_status(session, settings.budgets, [task.value] if task else None)
+    return BudgetsPublic.model_validate({"windows": windows}, from_attributes=True)
