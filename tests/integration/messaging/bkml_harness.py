@@ -179,6 +179,10 @@ class Stack:
         with self.engine.connect() as conn:
             return conn.execute(text(sql), params).scalar()
 
+    def execute(self, sql: str, **params: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(text(sql), params)
+
     def runs(self) -> list[str]:
         log = self.markers / "runs.log"
         return log.read_text().split() if log.exists() else []
