@@ -37,6 +37,10 @@ if TYPE_CHECKING:
     from bookmarkai_ml.media.download import Downloaded, Downloader
 
 BYTES_PER_SECOND = 32000  # 16 kHz mono 16-bit, what chunks are uploaded as
+#: The reservation covers the probed duration plus this much, because the decoded
+#: duration (what is billed) can exceed the container's by a few frames of padding;
+#: the settled cost then never exceeds what was reserved.
+ESTIMATE_MARGIN_S = 1.0
 
 TranscriberFactory = Callable[[], Transcriber]
 
@@ -89,10 +93,10 @@ class TranscriptionService:
             probe = self._processor.probe(downloaded.path)
             self._processor.check_duration(probe)
             self._keep(downloaded, message, ctx)
-            price = self._prices.audio_cost(
-                transcriber.provider, transcriber.model, probe.duration_s
+            estimate = self._prices.audio_cost(
+                transcriber.provider, transcriber.model, probe.duration_s + ESTIMATE_MARGIN_S
             )
-            ctx.reserve(price)
+            ctx.reserve(estimate)
             audio = self._processor.extract(downloaded.path, work / "audio.wav", probe)
             if chunks.is_silent(
                 audio.duration_s, audio.silences, min_speech_s=self._media.min_speech_s

@@ -1,0 +1,142 @@
+"""BudgetService on the real Postgres: reserve, refuse with retry-after, release, expire, status."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine, text
+
+from bookmarkai_ml.config import BudgetSettings
+from bookmarkai_ml.db.engine import SessionFactory, make_engine, make_session_factory
+from bookmarkai_ml.errors import BudgetExceededError, DatabaseUnavailableError
+from bookmarkai_ml.services.budgets import BudgetService
+
+pytestmark = pytest.mark.integration
+
+
+def new_job(engine: Engine, task: str = "transcribe") -> uuid.UUID:
+    job_id = uuid.uuid4()
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO ml_jobs (id, tenant_id, share_id, task, idempotency_key, payload) "
+                "VALUES (:id, 'default', 's', :task, :key, '{}'::jsonb)"
+            ),
+            {"id": job_id, "task": task, "key": job_id.hex},
+        )
+    return job_id
+
+
+def spend(engine: Engine, usd: str, *, minutes_ago: float, task: str = "transcribe") -> None:
+    job_id = new_job(engine, task)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO ml_costs (job_id, tenant_id, task, provider, model, usd, created_at) "
+                "VALUES (:id, 'default', :task, 'openai', 'whisper-1', :usd, "
+                "now() - make_interval(secs => :ago))"
+            ),
+            {"id": job_id, "task": task, "usd": Decimal(usd), "ago": minutes_ago * 60},
+        )
+
+
+def held(engine: Engine) -> Decimal:
+    with engine.connect() as conn:
+        return Decimal(
+            conn.execute(
+                text(
+                    "SELECT coalesce(sum(usd), 0) FROM ml_budget_reservations WHERE status = 'held'"
+                )
+            ).scalar_one()
+        )
+
+
+@pytest.fixture
+def ledger(clean_db: Engine, sessions: SessionFactory) -> BudgetService:
+    budgets = BudgetSettings(transcribe_per_hour_usd=Decimal(1), transcribe_per_day_usd=Decimal(2))
+    return BudgetService(sessions, budgets)
+
+
+def test_reservations_fit_until_the_hour_is_full(ledger: BudgetService, engine: Engine) -> None:
+    a, b, c = new_job(engine), new_job(engine), new_job(engine)
+    ledger.reserve(job_id=a, task="transcribe", usd=Decimal("0.6"))
+    ledger.reserve(job_id=b, task="transcribe", usd=Decimal("0.4"))
+    with pytest.raises(BudgetExceededError) as exc:
+        ledger.reserve(job_id=c, task="transcribe", usd=Decimal("0.01"))
+    assert "hour" in str(exc.value)
+    assert held(engine) == Decimal(1)
+
+
+def test_retry_after_is_when_old_spend_leaves_the_window(
+    ledger: BudgetService, engine: Engine
+) -> None:
+    spend(engine, "0.5", minutes_ago=50)
+    spend(engine, "0.4", minutes_ago=10)
+    with pytest.raises(BudgetExceededError) as exc:
+        ledger.reserve(job_id=new_job(engine), task="transcribe", usd=Decimal("0.2"))
+    status = {s.window: s for s in ledger.status(["transcribe"])}
+    hour = status["hour"]
+    # The 50-minute-old 0.5 leaves the hour in ~10 minutes; that frees enough.
+    assert hour.resets_at - timedelta(seconds=5) <= exc.value.retry_after <= hour.resets_at
+    assert hour.spent_usd == Decimal("0.9")
+    assert hour.remaining_usd == Decimal("0.1")
+
+
+def test_the_day_window_binds_too(ledger: BudgetService, engine: Engine) -> None:
+    spend(engine, "0.9", minutes_ago=300)
+    spend(engine, "0.9", minutes_ago=200)
+    with pytest.raises(BudgetExceededError, match="day"):
+        ledger.reserve(job_id=new_job(engine), task="transcribe", usd=Decimal("0.3"))
+    ledger.reserve(job_id=new_job(engine), task="transcribe", usd=Decimal("0.2"))
+
+
+def test_a_redelivered_job_replaces_its_reservation(ledger: BudgetService, engine: Engine) -> None:
+    job = new_job(engine)
+    for _ in range(5):
+        ledger.reserve(job_id=job, task="transcribe", usd=Decimal("0.5"))
+    assert held(engine) == Decimal("0.5")
+    ledger.release(job_id=job)
+    assert held(engine) == 0
+
+
+def test_expired_reservations_stop_counting_and_are_reaped(
+    ledger: BudgetService, engine: Engine
+) -> None:
+    dead = new_job(engine)
+    ledger.reserve(job_id=dead, task="transcribe", usd=Decimal("0.9"))
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE ml_budget_reservations SET expires_at = now() - interval '1 second'")
+        )
+    ledger.reserve(job_id=new_job(engine), task="transcribe", usd=Decimal("0.9"))
+    assert ledger.reap_expired() == 1
+    assert held(engine) == Decimal("0.9")
+
+
+def test_free_work_needs_no_reservation(ledger: BudgetService, engine: Engine) -> None:
+    spend(engine, "5", minutes_ago=1)
+    ledger.reserve(job_id=new_job(engine), task="transcribe", usd=Decimal(0))
+    assert held(engine) == 0
+
+
+def test_other_task_types_have_their_own_windows(ledger: BudgetService, engine: Engine) -> None:
+    spend(engine, "1", minutes_ago=1)
+    ledger.reserve(job_id=new_job(engine, "embed"), task="embed", usd=Decimal("0.5"))
+    tasks = {(s.task, s.window) for s in ledger.status()}
+    assert ("embed", "hour") in tasks
+    assert ("summarize", "day") in tasks
+
+
+def test_an_unreachable_ledger_fails_closed() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    engine = make_engine(f"postgresql+psycopg://nobody@127.0.0.1:{port}/none?connect_timeout=2")
+    ledger = BudgetService(make_session_factory(engine), BudgetSettings())
+    with pytest.raises(DatabaseUnavailableError):
+        ledger.reserve(job_id=uuid.uuid4(), task="transcribe", usd=Decimal("0.01"))
+    engine.dispose()
