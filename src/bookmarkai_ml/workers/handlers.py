@@ -109,3 +109,22 @@ def register_ledger(factory: LedgerFactory) -> None:
 
 def build_ledger(settings: Settings, sessions: Any) -> BudgetLedger:
     return _LEDGER[0](settings, sessions) if _LEDGER else _NoLedger()
+
+
+# -- registrations (one entry per area; heavy imports stay inside the factories) --------
+
+
+def _transcription(settings: Settings) -> Handler:
+    from bookmarkai_ml.services.transcription import build_service
+
+    return build_service(settings)
+
+
+def _budget_ledger(settings: Settings, sessions: Any) -> BudgetLedger:
+    from bookmarkai_ml.services.budgets import BudgetService
+
+    return BudgetService.from_settings(settings, sessions)
+
+
+register(TaskType.TRANSCRIBE, _transcription)
+register_ledger(_budget_ledger)
