@@ -122,6 +122,9 @@ def problem(
         retry_after_s=retry,
     ).model_dump(exclude_none=True)
     body.update(extra)
+    if instance and instance.startswith("/v1/"):
+        # OpenAI clients read ``error.message``; keep the problem fields for everyone else.
+        body["error"] = {"message": detail or body["title"], "type": code, "code": code}
     return JSONResponse(body, status_code=status, headers=out_headers, media_type=MEDIA_TYPE)
 
 
