@@ -71,7 +71,11 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dic
 
 
 class OpenAIStub:
-    """Start with ``with OpenAIStub() as stub:``; point ``base_url`` at ``stub.base_url``."""
+    """Start with ``with OpenAIStub() as stub:``; point ``base_url`` at ``stub.base_url``.
+
+    ``transcript`` is what every transcription answers; ``{n}`` in it becomes the
+    request's number, so chunked uploads get distinct texts.
+    """
 
     def __init__(self, *, transcript: str = "hello from the stub", delay_s: float = 0.0) -> None:
         self.transcript = transcript
@@ -114,13 +118,15 @@ class OpenAIStub:
         if request.fields.get("model") != "whisper-1":
             return StubResponse(400, {"error": {"message": "unknown model"}})
         duration = max(0, len(audio) - WAV_HEADER_BYTES) / PCM16_MONO_16K_BYTES_PER_S
-        segment = {"id": 0, "start": 0.0, "end": round(duration, 3), "text": self.transcript}
+        with self._lock:
+            text = self.transcript.replace("{n}", str(len(self.requests)))
+        segment = {"id": 0, "start": 0.0, "end": round(duration, 3), "text": text}
         body = {
             "task": "transcribe",
             "language": "english",
             "duration": duration,
-            "text": self.transcript,
-            "segments": [segment] if self.transcript else [],
+            "text": text,
+            "segments": [segment] if text else [],
         }
         return StubResponse(200, body, delay_s=self.delay_s)
 
