@@ -25,7 +25,7 @@ from bookmarkai_ml.api.httpmetrics import HttpMetricsMiddleware
 from bookmarkai_ml.api.limits import BodyLimitMiddleware
 from bookmarkai_ml.api.ratelimit import RateLimiter
 from bookmarkai_ml.api.readiness import BrokerProbe as AmqpProbe
-from bookmarkai_ml.api.routes import analytics, embeddings, health, jobs, metrics
+from bookmarkai_ml.api.routes import analytics, embeddings, health, jobs, metrics, search
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db.engine import database_url, make_engine, make_session_factory
 from bookmarkai_ml.messaging.service import RelayService
@@ -136,7 +136,7 @@ def create_app(
     problems.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware)  # outermost: counts 413s and 500s too
-    for module in (health, jobs, analytics, metrics, embeddings):
+    for module in (health, jobs, search, analytics, metrics, embeddings):
         app.include_router(module.router)
     _tidy_openapi_of(app)
     return app

@@ -18,6 +18,7 @@ from bookmarkai_ml.api.context import ApiContext
 from bookmarkai_ml.db.engine import transaction
 from bookmarkai_ml.errors import AuthError
 from bookmarkai_ml.services import apikeys
+from bookmarkai_ml.services.jobs import translate_db_errors
 
 #: Declares the scheme in OpenAPI (the /docs "Authorize" button); we do the checking.
 bearer_scheme = HTTPBearer(
@@ -49,6 +50,7 @@ def authenticate(
 
     Raises:
         AuthError: missing, malformed, unknown or revoked key (401).
+        DatabaseUnavailableError: the key store is unreachable (503; fails closed).
         RateLimitedError: the key's bucket is empty (429).
     """
     ctx = _context(request)
@@ -57,7 +59,7 @@ def authenticate(
     elif credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthError("missing API key: send 'Authorization: Bearer <key>'")
     else:
-        with transaction(ctx.sessions) as session:
+        with translate_db_errors(), transaction(ctx.sessions) as session:
             info = apikeys.verify(session, credentials.credentials, pepper=ctx.settings.secret_key)
         principal = Principal(
             key_id=str(info.id),

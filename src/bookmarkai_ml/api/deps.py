@@ -13,6 +13,7 @@ from bookmarkai_ml.api.context import ApiContext
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db.engine import transaction
 from bookmarkai_ml.ports import Embedder
+from bookmarkai_ml.services.jobs import translate_db_errors
 
 
 def get_context(request: Request) -> ApiContext:
@@ -31,8 +32,12 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def get_session(ctx: ContextDep) -> Iterator[Session]:
-    """One transaction per request; it commits before the response is sent."""
-    with transaction(ctx.sessions) as session:
+    """One transaction per request; it commits before the response is sent.
+
+    A lost database (at connect, in the route, or at commit) becomes
+    ``DatabaseUnavailableError``, a 503 problem, never a 500.
+    """
+    with translate_db_errors(), transaction(ctx.sessions) as session:
         yield session
 
 
