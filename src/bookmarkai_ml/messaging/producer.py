@@ -355,6 +355,13 @@ class Producer:
         except TimeoutError as exc:
             self._hooks.confirm_timeout()
             self._failed()
+            if self._connection is not None and _is_blocked(self._connection):
+                # Blocked while publishing: keep the connection (RabbitMQ blocks a
+                # fresh one too) and fail the next publishes fast until unblocked.
+                self._set_state(ConnectionState.BLOCKED)
+                raise BrokerUnavailableError(
+                    "broker has blocked publishers (resource alarm)"
+                ) from exc
             await self._drop_connection()  # a confirm that never came: start afresh
             raise BrokerUnavailableError(
                 f"no confirm within {self._broker.confirm_timeout_s}s"

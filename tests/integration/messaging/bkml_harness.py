@@ -234,3 +234,89 @@ def make_stack(
     )
     settings = settings_from_env(env)
     return Stack(engine, sessions, env, settings, tmp, markers)
+
+
+RABBITMQ_BIN = Path("/usr/lib/rabbitmq/bin")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PrivateBroker:
+    """A RabbitMQ node of our own (name, ports, data dirs, config) to stop and restart.
+
+    The shared broker on 5672 must never be restarted by a test: others test against it.
+    """
+
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.port = free_port()
+        self.name = f"bkml{self.port}@localhost"
+        home = base / "home"
+        for d in ("mnesia", "log", "home"):
+            (base / d).mkdir(parents=True, exist_ok=True)
+        config = base / "rabbitmq.conf"
+        config.write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
+            "loopback_users = none\n"
+            "disk_free_limit.absolute = 50MB\n"
+            "vm_memory_high_watermark.relative = 0.6\n"
+        )
+        (base / "enabled_plugins").write_text("[].\n")
+        self.env = {
+            **os.environ,
+            "HOME": str(home),
+            "RABBITMQ_NODENAME": self.name,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_MNESIA_BASE": str(base / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(base / "log"),
+            "RABBITMQ_CONFIG_FILE": str(config),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+        }
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    def ctl(self, *args: str, timeout: float = 120) -> None:
+        subprocess.run(
+            [str(RABBITMQ_BIN / "rabbitmqctl"), "-n", self.name, *args],
+            env=self.env, check=True, capture_output=True, timeout=timeout,
+        )
+
+    def start(self) -> None:
+        subprocess.run(
+            [str(RABBITMQ_BIN / "rabbitmq-server"), "-detached"],
+            env=self.env, check=True, capture_output=True, timeout=60,
+        )
+        self._await_startup(120)
+
+    def _await_startup(self, timeout: float) -> None:
+        # await_startup fails at once while the Erlang node is not reachable yet.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.ctl("await_startup", "--timeout", "60", timeout=90)
+                return
+            except subprocess.CalledProcessError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+
+    def stop_app(self) -> None:
+        self.ctl("stop_app")
+
+    def start_app(self) -> None:
+        self.ctl("start_app")
+        self._await_startup(60)
+
+    def stop(self) -> None:
+        try:
+            self.ctl("stop", timeout=60)
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            pid_file = self.base / "mnesia" / f"{self.name}.pid"
+            if pid_file.exists():
+                os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)

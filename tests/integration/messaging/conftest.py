@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bkml_harness import Stack, declare, make_stack, purge, rabbitmqctl
+from bkml_harness import PrivateBroker, Stack, declare, make_stack, purge, rabbitmqctl
 from sqlalchemy import Engine
 
 from bookmarkai_ml.config import Settings
@@ -37,3 +39,23 @@ def stack(
     purge(s.settings)
     yield s
     s.stop_all()
+
+
+def unavailable(reason: str) -> None:
+    """Skip outside CI; fail under CI, where every service must be up (STYLE §10)."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"required service unavailable in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def private_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateBroker]:
+    """A RabbitMQ node only this module stops and restarts; topology declared."""
+    broker = PrivateBroker(tmp_path_factory.mktemp("rabbit"))
+    try:
+        broker.start()
+    except (OSError, subprocess.SubprocessError) as exc:
+        unavailable(f"cannot start a private RabbitMQ node: {exc}")
+    declare(Settings(broker_url=broker.url, environment="test", _env_file=None))  # type: ignore[call-arg]
+    yield broker
+    broker.stop()
