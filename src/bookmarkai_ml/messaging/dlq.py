@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -125,8 +125,17 @@ def _store(sessions: SessionFactory, dlq_name: str, message: ReceivedMessage) ->
         return store(session, dlq_name.removesuffix(topology.DLQ_SUFFIX), message)
 
 
-async def archive(producer: Producer, sessions: SessionFactory, *, limit: int = 10_000) -> int:
-    """Move every message waiting in the DLQs into ``ml_dead_letters``; returns how many."""
+async def archive(
+    producer: Producer,
+    sessions: SessionFactory,
+    *,
+    limit: int = 10_000,
+    on_archived: Callable[[str], None] | None = None,
+) -> int:
+    """Move every message waiting in the DLQs into ``ml_dead_letters``; returns how many.
+
+    ``on_archived(dlq_name)`` is called per message (the ``ml_dead_letters`` counter).
+    """
     import asyncio
 
     moved = 0
@@ -139,6 +148,8 @@ async def archive(producer: Producer, sessions: SessionFactory, *, limit: int = 
             await asyncio.to_thread(_store, sessions, spec.name, message)
             await message.ack()
             moved += 1
+            if on_archived is not None:
+                on_archived(spec.name)
     if moved:
         log.warning("archived %d dead letters", moved)
     return moved

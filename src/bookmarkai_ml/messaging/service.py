@@ -35,6 +35,7 @@ class RelayService:
         self.engine = engine or make_engine(database_url(settings), pool_size=3)
         self.hooks = ProducerMetrics()
         self.producer = Producer.from_settings(settings, hooks=self.hooks)
+        self._sessions = make_session_factory(self.engine)
         self._topology_declared = False
         self.relay = OutboxRelay(
             engine=self.engine,
@@ -50,7 +51,7 @@ class RelayService:
             self._topology_declared = True
 
     async def _archive_dead_letters(self) -> None:
-        await dlq.archive(self.producer, make_session_factory(self.engine))
+        await dlq.archive(self.producer, self._sessions, on_archived=self.hooks.dead_letter)
 
     async def _queue_depths(self) -> None:
         self.hooks.queue_depths(await self.producer.queue_depths(list(QUEUES.values())))

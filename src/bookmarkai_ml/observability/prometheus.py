@@ -88,6 +88,9 @@ class Metrics:
         self.transcribe_chunks = Counter(names.TRANSCRIBE_CHUNKS, "Chunks transcribed", registry=r)
         self.embed_chunks = Counter(names.EMBED_CHUNKS, "Chunks embedded", ["model"], registry=r)
         self.tokens = Counter(names.TOKENS, "Tokens", ["task", "model", "direction"], registry=r)
+        self.dead_letters = Counter(
+            names.DEAD_LETTERS, "Dead letters archived", ["queue"], registry=r
+        )
         self.budget_rejections = Counter(
             names.BUDGET_REJECTIONS, "Budget reservations refused", ["task"], registry=r
         )
@@ -154,6 +157,9 @@ class ProducerMetrics:
     def backlog(self, rows: int, oldest_age_s: float) -> None:
         self._m.outbox_backlog.set(rows)
         self._m.outbox_oldest_age.set(oldest_age_s)
+
+    def dead_letter(self, dlq: str) -> None:
+        self._m.dead_letters.labels(queue=dlq).inc()
 
     def queue_depths(self, depths: dict[str, int]) -> None:
         for queue, depth in depths.items():

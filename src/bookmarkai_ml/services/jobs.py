@@ -145,7 +145,8 @@ def _insert_job(
     then: Sequence[TaskType | str],
     parent_id: UUID | None,
     traceparent: str | None,
-) -> tuple[UUID, bool]:
+) -> tuple[Job, bool]:
+    """Insert the job unless its idempotency key exists; return (job, created)."""
     task = _task_of(message)
     payload = encode_task(message.model_copy(update={"job_id": job_id}))
     stmt = (
@@ -163,14 +164,14 @@ def _insert_job(
             traceparent=traceparent,
         )
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(Job.id)
+        .returning(Job)
     )
-    created = session.execute(stmt).scalar_one_or_none()
+    created = session.scalars(stmt).one_or_none()
     if created is not None:
         return created, True
-    existing = session.execute(
-        select(Job.id).where(Job.idempotency_key == key_for(message, task))
-    ).scalar_one()
+    existing = session.scalars(
+        select(Job).where(Job.idempotency_key == key_for(message, task))
+    ).one()
     return existing, False
 
 
@@ -191,7 +192,7 @@ def submit(
         DatabaseUnavailableError: the database is unreachable.
     """
     with translate_db_errors():
-        job_id, created = _insert_job(
+        job, created = _insert_job(
             session,
             message,
             job_id=message.job_id or uuid.uuid4(),
@@ -199,16 +200,10 @@ def submit(
             parent_id=parent_id,
             traceparent=traceparent,
         )
-        if created:
-            job = session.get_one(Job, job_id)
-            enqueue(
-                session,
-                job_id=job_id,
-                task=job.task,
-                kwargs=job.payload,
-                traceparent=traceparent,
-            )
-        return Submission(job=_view(session, job_id), created=created)
+        if not created:
+            return Submission(job=_view(session, job.id), created=False)
+        enqueue(session, job_id=job.id, task=job.task, kwargs=job.payload, traceparent=traceparent)
+        return Submission(job=JobView.of(job), created=True)
 
 
 def adopt(session: Session, message: TaskMessageT, *, traceparent: str | None = None) -> UUID:
@@ -220,7 +215,7 @@ def adopt(session: Session, message: TaskMessageT, *, traceparent: str | None = 
     with translate_db_errors():
         if message.job_id is not None and session.get(Job, message.job_id) is not None:
             return message.job_id
-        job_id, _ = _insert_job(
+        job, _ = _insert_job(
             session,
             message,
             job_id=message.job_id or uuid.uuid4(),
@@ -228,7 +223,7 @@ def adopt(session: Session, message: TaskMessageT, *, traceparent: str | None = 
             parent_id=None,
             traceparent=traceparent,
         )
-        return job_id
+        return job.id
 
 
 def _view(session: Session, job_id: UUID) -> JobView:

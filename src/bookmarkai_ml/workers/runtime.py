@@ -167,16 +167,19 @@ class JobRuntime:
 
     # -- small transactions --------------------------------------------------------
 
-    def _execute(self, statement: Any, **params: Any) -> Any:
+    def _execute(self, statement: Any, **params: Any) -> None:
         with jobs.translate_db_errors(), transaction(self.sessions) as session:
-            result = session.execute(statement, params)
-            return list(result) if result.returns_rows else []
+            session.execute(statement, params)
 
-    def _claim(self, job_id: UUID, owner: str) -> int | None:
-        rows = self._execute(
-            _CLAIM, id=job_id, owner=owner, lease=float(self.settings.worker.lease_s)
-        )
-        return int(rows[0][0]) if rows else None
+    def _adopt_and_claim(
+        self, message: Any, owner: str, delivery: Delivery
+    ) -> tuple[UUID, int | None]:
+        """Find (or create) the message's job and lease it, in one transaction."""
+        with jobs.translate_db_errors(), transaction(self.sessions) as session:
+            job_id = jobs.adopt(session, message, traceparent=delivery.traceparent)
+            params = {"id": job_id, "owner": owner, "lease": float(self.settings.worker.lease_s)}
+            attempts = session.execute(_CLAIM, params).scalar()
+        return job_id, None if attempts is None else int(attempts)
 
     def heartbeat(self, job_id: UUID, owner: str | None = None) -> None:
         """Extend the lease.
@@ -271,9 +274,7 @@ class JobRuntime:
                     return Report(Disposition.REQUEUE, task.value, job_id, "database unavailable")
             return Report(Disposition.DEAD_LETTER, task.value, job_id, reason)
         try:
-            with transaction(self.sessions) as session:
-                job_id = jobs.adopt(session, message, traceparent=delivery.traceparent)
-            attempts = self._claim(job_id, owner)
+            job_id, attempts = self._adopt_and_claim(message, owner, delivery)
         except DatabaseUnavailableError as exc:
             return Report(Disposition.REQUEUE, task.value, message.job_id, str(exc))
         if attempts is None:

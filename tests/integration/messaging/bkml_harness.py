@@ -284,13 +284,19 @@ class PrivateBroker:
     def ctl(self, *args: str, timeout: float = 120) -> None:
         subprocess.run(
             [str(RABBITMQ_BIN / "rabbitmqctl"), "-n", self.name, *args],
-            env=self.env, check=True, capture_output=True, timeout=timeout,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=timeout,
         )
 
     def start(self) -> None:
         subprocess.run(
             [str(RABBITMQ_BIN / "rabbitmq-server"), "-detached"],
-            env=self.env, check=True, capture_output=True, timeout=60,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=60,
         )
         self._await_startup(120)
 
