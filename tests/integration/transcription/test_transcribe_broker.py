@@ -1,0 +1,88 @@
+"""Transcription end to end: outbox relay -> RabbitMQ -> Celery worker (real CLI) -> Postgres.
+
+Reuses the messaging tests' harness (real ``bookmarkai-ml relay`` and ``worker``
+subprocesses, settings as environment variables) with the production handler
+registry: no test plugins, the real model and the real budget ledger.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from bookmarkai_ml.config import Settings
+from bookmarkai_ml.contracts import TranscribeTask
+from bookmarkai_ml.db.engine import SessionFactory, transaction
+from bookmarkai_ml.services import jobs
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "messaging"))
+from bkml_harness import Stack, declare, make_stack, purge, rabbitmqctl
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def tx_vhost(amqp_url: str) -> Iterator[str]:
+    base = amqp_url.rsplit("/", 1)[0]
+    vhost = f"tx_{uuid.uuid4().hex[:10]}"
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    url = f"{base}/{vhost}"
+    declare(Settings(broker_url=url, environment="test", _env_file=None))  # type: ignore[call-arg]
+    yield url
+    rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture
+def stack(
+    clean_db: Engine, sessions: SessionFactory, pg_url: str, tx_vhost: str, tmp_path: Path
+) -> Iterator[Stack]:
+    extra = {
+        "BOOKMARKAI_ML_WORKER__PLUGINS": "[]",
+        "BOOKMARKAI_ML_WORKER__LEASE_S": "60",
+        "BOOKMARKAI_ML_MEDIA__ALLOW_LOCAL_PATHS": "true",
+    }
+    s = make_stack(
+        engine=clean_db,
+        sessions=sessions,
+        pg_url=pg_url,
+        broker_url=tx_vhost,
+        tmp=tmp_path,
+        extra=extra,
+    )
+    purge(s.settings)
+    yield s
+    s.stop_all()
+
+
+def submit(stack: Stack, media: Path) -> uuid.UUID:
+    message = TranscribeTask(share_id=uuid.uuid4().hex, media_url=str(media))
+    with transaction(stack.sessions) as session:
+        return jobs.submit(session, message).job.id
+
+
+def test_transcription_jobs_end_in_their_states_through_the_broker(
+    stack: Stack, speech_wav: Path, silent_wav: Path, corrupt_file: Path, long_tone_m4a: Path
+) -> None:
+    stack.start_relay()
+    stack.start_worker("ml.transcribe", concurrency=1)
+    speech, silent = submit(stack, speech_wav), submit(stack, silent_wav)
+    corrupt, long = submit(stack, corrupt_file), submit(stack, long_tone_m4a)
+    final = stack.wait_status([speech, silent, corrupt, long], ("done", "failed"), timeout=180)
+    assert final == {speech: "done", silent: "done", corrupt: "failed", long: "failed"}
+    assert stack.scalar("SELECT error_code FROM ml_jobs WHERE id = :i", i=corrupt) == (
+        "corrupt_media"
+    )
+    assert stack.scalar("SELECT error_code FROM ml_jobs WHERE id = :i", i=long) == "too_long"
+    text = stack.scalar("SELECT result->>'text' FROM ml_results WHERE job_id = :i", i=speech)
+    assert "lazy dog" in text.lower()
+    assert stack.scalar(
+        "SELECT (result->>'silent')::bool FROM ml_results WHERE job_id = :i", i=silent
+    )
+    assert stack.scalar("SELECT count(*) FROM ml_costs") == 2
+    assert stack.scalar("SELECT count(*) FROM ml_budget_reservations WHERE status = 'held'") == 0
