@@ -16,6 +16,6 @@ def bearer(key: str) -> dict[str, str]:
 def counts(engine: Engine) -> tuple[int, int]:
     """(jobs, outbox rows) in the database."""
     with engine.connect() as conn:
-        jobs = conn.execute(text("SELECT count(*) FROM ml_jobs")).scalar_one()
-        outbox = conn.execute(text("SELECT count(*) FROM ml_outbox")).scalar_one()
+        jobs: int = conn.execute(text("SELECT count(*) FROM ml_jobs")).scalar_one()
+        outbox: int = conn.execute(text("SELECT count(*) FROM ml_outbox")).scalar_one()
     return int(jobs), int(outbox)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, ScalarResult, text
 
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.errors import AuthError, InvalidInputError, NotFoundError
@@ -24,10 +24,8 @@ def test_lifecycle(sessions: SessionFactory, clean_db: Engine) -> None:
     assert created.key.startswith(apikeys.KEY_PREFIX)
     assert created.key.startswith(created.info.prefix)
     with clean_db.connect() as conn:  # only the peppered hash is stored
-        stored = conn.execute(
-            text("SELECT key_hash FROM ml_api_keys ORDER BY created_at")
-        ).scalars()
-        hashes = set(stored)
+        rows: ScalarResult[str] = conn.execute(text("SELECT key_hash FROM ml_api_keys")).scalars()
+        hashes: set[str] = set(rows)
     assert created.key not in hashes
     assert apikeys.hash_key(created.key, pepper=PEPPER) in hashes
 

@@ -6,6 +6,7 @@ import base64
 from collections.abc import AsyncIterator, Sequence
 
 import httpx
+import httpx2
 import numpy as np
 import openai
 import pytest
@@ -30,7 +31,8 @@ class HashEmbedder:
     def embed(self, texts: Sequence[str]) -> FloatArray:
         rows = [np.frombuffer(t.encode().ljust(64, b"\0")[:64], dtype=np.uint8)[:16] for t in texts]
         vectors = np.asarray(rows, dtype=np.float32) + 1.0
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        normed: FloatArray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        return normed
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -43,8 +45,9 @@ def embed_app(api_settings: Settings, clean_db: Engine) -> FastAPI:
 
 @pytest.fixture
 async def oai(embed_app: FastAPI, make_key: MakeKey) -> AsyncIterator[openai.AsyncOpenAI]:
-    transport = httpx.ASGITransport(app=embed_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://api.test/v1") as http:
+    # The openai client is built on httpx2; give it an httpx2 client on the ASGI app.
+    transport = httpx2.ASGITransport(app=embed_app)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://api.test/v1") as http:
         yield openai.AsyncOpenAI(
             api_key=make_key(), base_url="http://api.test/v1", http_client=http, max_retries=0
         )

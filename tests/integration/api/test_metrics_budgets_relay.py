@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from decimal import Decimal
 
 import httpx
@@ -60,7 +61,9 @@ async def test_relay_runs_inside_the_api(
             assert resp.status_code == 202
         for _ in range(100):
             with clean_db.connect() as conn:
-                sent = conn.execute(text("SELECT sent_at FROM ml_outbox")).scalar_one()
+                sent: datetime | None = conn.execute(
+                    text("SELECT sent_at FROM ml_outbox")
+                ).scalar_one()
             if sent is not None:
                 break
             await asyncio.sleep(0.1)

@@ -5,12 +5,18 @@ from __future__ import annotations
 import pytest
 from pydantic import TypeAdapter
 
-from bookmarkai_ml.api.schemas.jobs import JobCreate
+from bookmarkai_ml.api.schemas.jobs import (
+    EmbedJob,
+    EnrichJob,
+    JobCreate,
+    SummarizeJob,
+    TranscribeJob,
+)
 from bookmarkai_ml.api.submission import check_media_url, plan
 from bookmarkai_ml.contracts import EmbedTask, SummarizeTask, TaskType, TranscribeTask
 from bookmarkai_ml.errors import UnsafeURLError
 
-JOB = TypeAdapter(JobCreate)
+JOB: TypeAdapter[SummarizeJob | TranscribeJob | EmbedJob | EnrichJob] = TypeAdapter(JobCreate)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
