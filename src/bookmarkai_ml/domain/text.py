@@ -1,0 +1,131 @@
+"""Plain-text helpers shared by chunking and summaries: sentences, words, key-phrase candidates.
+
+Pure and dependency-free on purpose: the splitter is a careful regex, not a model,
+so chunk boundaries are deterministic and cheap on very long inputs. It knows the
+common English abbreviations and decimals ("Dr. Smith paid $3.50.") and treats
+blank lines and bullet lines as hard breaks, which is how scraped pages and Reddit
+posts separate their thoughts.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Abbreviations after which a period does not end a sentence (lower case, no dot).
+_ABBREVIATIONS_TEXT = """
+    mr mrs ms dr prof sr jr st vs etc inc ltd co corp dept fig eq no vol approx est jan
+    feb mar apr jun jul aug sep sept oct nov dec e.g i.e u.s u.k a.m p.m cf al
+    """
+
+#: Function words that never start or end a key phrase (a compact English list).
+_STOPWORDS_TEXT = """
+    a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each
+    few for from further had has have having he her here hers herself him himself his
+    how i if in into is it its itself just let like made make many may me might more
+    most much must my myself new no nor not now of off often on once one only or other
+    our ours ourselves out over own per said same say says she should since so some
+    still such than that the their theirs them themselves then there these they this
+    those through thus to too two under until up upon us use used using very was way we
+    well were what when where which while who whom whose why will with within without
+    would yet you your yours yourself yourselves get got first last next year years time
+    times three four five among across around however although though every even ever
+    back
+    """
+
+ABBREVIATIONS = frozenset(_ABBREVIATIONS_TEXT.split())
+STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+
+_BREAK = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*\u2022]|\d+[.)])\s)")
+_CANDIDATE_END = re.compile(r"""([.!?\u2026]+)(["')\]\u201d\u2019]*)(\s+)""")
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\u2019\-]*")
+
+
+def _ends_sentence(before: str, after: str) -> bool:
+    """Whether the punctuation between ``before`` and ``after`` closes a sentence."""
+    if not after:
+        return True
+    last = before.rsplit(None, 1)[-1] if before.strip() else ""
+    token = last.rstrip(".").lower().lstrip("(\"'")
+    if token in ABBREVIATIONS:
+        return False
+    if len(token) == 1 and token.isalpha():  # initials: "J. R. R. Tolkien"
+        return False
+    first = after.lstrip()[:1]
+    return not (first.islower() or first in ",;:")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of ``text`` in order, whitespace-normalised, empty ones dropped."""
+    sentences: list[str] = []
+    for block in _BREAK.split(text):
+        block = " ".join(block.split())
+        if not block:
+            continue
+        start = 0
+        for match in _CANDIDATE_END.finditer(block + " "):
+            end = match.end(2)
+            if _ends_sentence(block[start : match.start(1)], block[match.end() :]):
+                piece = block[start:end].strip()
+                if piece:
+                    sentences.append(piece)
+                start = match.end()
+        tail = block[start:].strip()
+        if tail:
+            sentences.append(tail)
+    return sentences
+
+
+def words(text: str) -> list[str]:
+    """The word tokens of ``text`` (letters, digits, inner apostrophes and hyphens)."""
+    return _WORD.findall(text)
+
+
+def word_count(text: str) -> int:
+    return len(words(text))
+
+
+def estimate_tokens(text: str) -> int:
+    """A tokenizer-free token estimate for English BPE vocabularies (errs high).
+
+    OpenAI's rule of thumb is ~4 characters or ~0.75 words per token; taking the
+    larger of the two keeps budget reservations on the safe side.
+    """
+    if not text:
+        return 0
+    return max(1, round(len(text) / 4), round(word_count(text) * 4 / 3))
+
+
+def candidate_phrases(text: str, *, max_words: int = 3) -> list[str]:
+    """Key-phrase candidates: runs of 1..``max_words`` content words (RAKE-style).
+
+    Runs are cut at stopwords, punctuation and numbers, then lower-cased; the
+    result keeps first-occurrence order and repeats (callers count frequency).
+    """
+    phrases: list[str] = []
+    for sentence in split_sentences(text):
+        for fragment in re.split(r"[,;:()\[\]\"\u201c\u201d.!?]", sentence):
+            run: list[str] = []
+            for token in [*words(fragment), ""]:
+                low = token.lower().strip("'\u2019-")
+                if not low or low in STOPWORDS or low.isdigit() or len(low) < 3:
+                    if run:
+                        phrases.extend(_windows(run, max_words))
+                    run = []
+                else:
+                    run.append(low)
+    return phrases
+
+
+def _windows(run: list[str], max_words: int) -> list[str]:
+    if len(run) <= max_words:
+        return [" ".join(run)]
+    return [" ".join(run[i : i + max_words]) for i in range(len(run) - max_words + 1)]
+
+
+def truncate_words(text: str, limit: int) -> str:
+    """The first ``limit`` words of ``text``, with an ellipsis when cut."""
+    tokens = text.split()
+    if len(tokens) <= limit:
+        return text.strip()
+    return " ".join(tokens[:limit]).rstrip(",;:") + "\u2026"

@@ -1,0 +1,191 @@
+"""Export all-MiniLM-L6-v2 to ONNX once, fuse it, quantize it to int8 where quality holds.
+
+The graph includes mean pooling and L2 normalisation, so ONNX Runtime returns
+sentence vectors directly. Steps, each cached under ``cache_dir/<key>/``:
+
+1. ``torch.onnx.export`` of the bundled weights with *eager* attention: that is the
+   pattern ONNX Runtime's BERT optimizer fuses into ``Attention`` and
+   ``EmbedLayerNormalization`` kernels (SDPA exports are not fused);
+2. ``onnxruntime.transformers.optimizer`` fusion (fp32, ``model.fp32.onnx``);
+3. dynamic int8 quantization of the weights (``model.int8.onnx``), skipping the
+   nodes whose quantization costs the most cosine on CPUs without VNNI (measured
+   one node at a time: docs/models.md), then a check on probe sentences: int8 is
+   used only if every probe vector keeps cosine >= ``MIN_COSINE`` to fp32.
+
+Concurrent workers serialise on a file lock; files appear by atomic rename.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bookmarkai_ml.errors import ConfigurationError
+
+MIN_COSINE = 0.99
+#: Nodes left in fp32: the FFN projections and attention blocks whose int8 error is largest.
+QUANT_EXCLUDE = (
+    "/m/encoder/layer.0/output/dense/MatMul",
+    "/m/encoder/layer.1/output/dense/MatMul",
+    "/m/encoder/layer.2/output/dense/MatMul",
+    "/m/encoder/layer.3/intermediate/dense/MatMul",
+    "/m/encoder/layer.4/intermediate/dense/MatMul",
+    "Attention_3",
+    "Attention_4",
+)
+PROBES = (
+    "The city council approved the new budget for public transport on Tuesday.",
+    "How do I reset my router password?",
+    "A quick brown fox jumps over the lazy dog.",
+    "Quantum computers use qubits that can be in superposition.",
+    "Best pasta recipe: boil water, add salt, cook for nine minutes, then toss with sauce.",
+    "lol this video is hilarious 😂",
+    "The stock market fell sharply after the central bank raised interest rates by half a "
+    "percentage point, its largest increase in two decades, surprising many analysts.",
+    "Photosynthesis converts light energy into chemical energy stored in glucose.",
+    "In this episode we talk about startups, fundraising, hiring and burnout with a founder "
+    "who built and sold two companies before turning thirty.",
+    "Reddit thread: what is the most underrated programming language and why is it Ada?",
+    "Sleep deprivation impairs memory consolidation and emotional regulation.",
+    "Rust's borrow checker prevents data races at compile time.",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedModel:
+    """The files of one export and which precision passed the quality check."""
+
+    path: Path
+    precision: str  # "int8" | "fp32"
+    min_cosine: float
+
+
+def _key(model_dir: Path) -> str:
+    import onnxruntime
+    import torch
+
+    h = hashlib.sha256()
+    for name in ("config.json", "tokenizer.json", "model.safetensors"):
+        f = model_dir / name
+        h.update(f"{name}:{f.stat().st_size if f.exists() else -1}".encode())
+    h.update(f"{torch.__version__}/{onnxruntime.__version__}/{QUANT_EXCLUDE}".encode())
+    return h.hexdigest()[:16]
+
+
+def _export_fp32(model_dir: Path, out: Path) -> None:
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(
+        str(model_dir), attn_implementation="eager", local_files_only=True
+    ).eval()
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.m = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            hidden = self.m(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    dummy = torch.ones((2, 16), dtype=torch.long)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    raw = out.with_suffix(".raw.onnx")
+    with warnings.catch_warnings(), torch.no_grad():
+        # The TorchScript exporter is deprecated but is the one whose graph ONNX Runtime
+        # fuses; torch is pinned (==2.13.0), so it is there for as long as we are.
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            Pooled(model),
+            (dummy, dummy, torch.zeros_like(dummy)),
+            str(raw),
+            input_names=names,
+            output_names=["sentence_embedding"],
+            dynamic_axes={n: {0: "batch", 1: "seq"} for n in names}
+            | {"sentence_embedding": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    config = json.loads((model_dir / "config.json").read_text())
+    fused = optimize_model(
+        str(raw),
+        model_type="bert",
+        num_heads=int(config["num_attention_heads"]),
+        hidden_size=int(config["hidden_size"]),
+    )
+    fused.save_model_to_file(str(out))
+    raw.unlink(missing_ok=True)
+
+
+def _quantize(src: Path, out: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(src),
+        str(out),
+        op_types_to_quantize=["MatMul", "Attention"],
+        nodes_to_exclude=list(QUANT_EXCLUDE),
+        per_channel=True,
+        weight_type=QuantType.QUInt8,
+        extra_options={"DefaultTensorType": 1},  # fused ops defeat shape inference
+    )
+
+
+def export_model(
+    model_dir: Path,
+    cache_dir: Path,
+    *,
+    quantize: bool,
+    probe: Any,
+) -> ExportedModel:
+    """The cached export for ``model_dir``, building it on first use.
+
+    ``probe(path) -> vectors`` embeds ``PROBES`` with the ONNX file at ``path``.
+
+    Raises:
+        ConfigurationError: the export failed (no torch/transformers, bad weights).
+    """
+    target = cache_dir / _key(model_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    manifest = target / "manifest.json"
+    with (target / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            state = json.loads(manifest.read_text()) if manifest.exists() else {}
+            fp32 = target / "model.fp32.onnx"
+            if not fp32.exists():
+                try:
+                    tmp = target / f"fp32.{os.getpid()}.onnx"
+                    _export_fp32(model_dir, tmp)
+                    tmp.replace(fp32)
+                except Exception as exc:
+                    raise ConfigurationError(f"ONNX export of {model_dir} failed: {exc}") from exc
+            if quantize and "int8_min_cosine" not in state:
+                int8 = target / "model.int8.onnx"
+                tmp = target / f"int8.{os.getpid()}.onnx"
+                _quantize(fp32, tmp)
+                tmp.replace(int8)
+                a, b = probe(fp32), probe(int8)
+                state["int8_min_cosine"] = float(np.min(np.sum(a * b, axis=1)))
+                manifest.write_text(json.dumps(state))
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    cosine = float(state.get("int8_min_cosine", 0.0))
+    if quantize and cosine >= MIN_COSINE:
+        return ExportedModel(target / "model.int8.onnx", "int8", cosine)
+    return ExportedModel(target / "model.fp32.onnx", "fp32", 1.0)
