@@ -123,6 +123,7 @@ class _Recorder(NullHooks):
         self.states: list[ConnectionState] = []
         self.reconnects = 0
         self.timeouts = 0
+        self.health_failures = 0
 
     def connection_state(self, state: ConnectionState) -> None:
         self.states.append(state)
@@ -132,6 +133,9 @@ class _Recorder(NullHooks):
 
     def confirm_timeout(self) -> None:
         self.timeouts += 1
+
+    def health_check_failed(self) -> None:
+        self.health_failures += 1
 
 
 def _message(i: int) -> protocol.OutgoingMessage:
@@ -160,7 +164,11 @@ async def test_producer_reconnects_after_restart_and_fails_fast_when_blocked(
     await producer.start(health_check=False)
     try:
         await producer.publish(_message(1))
+        await producer.health_check()  # passive declare on a healthy broker
         await asyncio.to_thread(private_broker.stop_app)
+        with pytest.raises(BrokerUnavailableError, match="health check"):
+            await producer.health_check()
+        assert hooks.health_failures == 1
         with pytest.raises(BrokerUnavailableError):
             await producer.publish(_message(2))
         with pytest.raises(BrokerUnavailableError):  # reconnect attempts run out: ALERT

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import aio_pika
 import pytest
-from bkml_harness import Stack
+from bkml_harness import CLI, Stack
 
 from bookmarkai_ml.contracts import SummarizeTask, encode_task
 from bookmarkai_ml.messaging import protocol, topology
@@ -101,3 +102,20 @@ def test_hand_made_duplicate_runs_once(stack: Stack) -> None:
     stack.wait_for(lambda: len(stack.runs()) >= 1, timeout=10, what="a run")
     assert stack.scalar("SELECT count(*) FROM ml_jobs") == 1
     assert len(stack.runs()) == 1
+
+
+def test_topology_command_is_idempotent(stack: Stack) -> None:
+    for _ in range(2):  # the queues exist already: re-declaring must agree with them
+        done = subprocess.run(
+            [CLI, "topology"],
+            env=stack.env,
+            cwd=stack.workdir,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+    declared = json.loads(done.stdout)
+    assert declared["exchanges"] == ["ml.tasks", "ml.dlx"]
+    assert declared["queues"]["ml.transcribe"]["x-queue-type"] == "quorum"
+    assert "ml.transcribe.dlq" in declared["queues"]
