@@ -17,6 +17,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import Engine
 
 from bookmarkai_ml.api import problems
@@ -26,9 +27,11 @@ from bookmarkai_ml.api.limits import BodyLimitMiddleware
 from bookmarkai_ml.api.ratelimit import RateLimiter
 from bookmarkai_ml.api.readiness import BrokerProbe as AmqpProbe
 from bookmarkai_ml.api.routes import analytics, embeddings, health, jobs, metrics, search
+from bookmarkai_ml.api.tracing import TracingMiddleware
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db.engine import database_url, make_engine, make_session_factory
 from bookmarkai_ml.messaging.service import RelayService
+from bookmarkai_ml.observability import tracing
 from bookmarkai_ml.services.analytics import Refresher
 
 log = logging.getLogger(__name__)
@@ -70,6 +73,9 @@ def default_background(settings: Settings) -> list[BackgroundJob]:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     ctx: ApiContext = app.state.ctx
+    provider = None
+    if app.state.tracer_provider is None and ctx.settings.telemetry.otlp_endpoint:
+        provider = tracing.configure_tracing(ctx.settings.telemetry)  # once per process
     tasks = [
         asyncio.create_task(job(ctx), name=f"api-background-{i}")
         for i, job in enumerate(app.state.background)
@@ -87,6 +93,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await closer()
         if app.state.owns_engine:
             ctx.engine.dispose()
+        if provider is not None:
+            provider.shutdown()  # flush the last batch of spans
 
 
 def create_app(
@@ -96,6 +104,7 @@ def create_app(
     embedder_factory: EmbedderFactory | None = None,
     broker_probe: BrokerProbe | None = None,
     background: list[BackgroundJob] | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
     """The API for ``settings``.
 
@@ -106,6 +115,8 @@ def create_app(
             ``broker_url`` is set.
         background: coroutines run for the app's lifetime; default: analytics refresh
             (and the outbox relay when ``outbox.run_in_api`` and a broker are configured).
+        tracer_provider: where request spans go; by default the global provider, which
+            the lifespan configures from ``telemetry.otlp_endpoint`` when that is set.
     """
     owns_engine = engine is None
     engine = engine or make_engine(database_url(settings))
@@ -133,8 +144,11 @@ def create_app(
     app.state.ctx = ctx
     app.state.owns_engine = owns_engine
     app.state.background = default_background(settings) if background is None else background
+    app.state.tracer_provider = tracer_provider
     problems.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
+    tracer = tracing.get_tracer(tracer_provider) if tracer_provider is not None else None
+    app.add_middleware(TracingMiddleware, tracer=tracer)
     app.add_middleware(HttpMetricsMiddleware)  # outermost: counts 413s and 500s too
     for module in (health, jobs, search, analytics, metrics, embeddings):
         app.include_router(module.router)

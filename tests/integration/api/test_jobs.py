@@ -7,7 +7,12 @@ from typing import Any
 import httpx
 import pytest
 from api_helpers import MakeKey, bearer, counts
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import Engine, text
+
+from bookmarkai_ml.api import create_app
+from bookmarkai_ml.config import Settings
+from bookmarkai_ml.observability import tracing
 
 pytestmark = pytest.mark.integration
 
@@ -132,3 +137,31 @@ async def test_failed_job_shows_error_code(
     assert got["error"] == {"code": "corrupt_media", "message": "no audio stream"}
     done = await client.post(f"{JOBS}/{job_id}/cancel", headers=headers)
     assert done.status_code == 409
+
+
+async def test_job_carries_the_api_span_as_traceparent(
+    api_settings: Settings, clean_db: Engine, make_key: MakeKey
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = tracing.configure_tracing(
+        api_settings.telemetry, exporter=exporter, set_global=False
+    )
+    app = create_app(api_settings, engine=clean_db, background=[], tracer_provider=provider)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+        await _submit(
+            client,
+            {**bearer(make_key()), "traceparent": TRACEPARENT},
+            share_id="t1",
+            task="embed",
+            input={"text": "trace me"},
+        )
+    (span,) = [s for s in exporter.get_finished_spans() if s.name == "POST /api/ml/jobs"]
+    assert span.context is not None
+    assert f"{span.context.trace_id:032x}" == TRACEPARENT.split("-")[1]  # continues the caller
+    with clean_db.connect() as conn:
+        stored: str = conn.execute(text("SELECT traceparent FROM ml_jobs")).scalar_one()
+    assert stored.split("-")[2] == f"{span.context.span_id:016x}"  # the worker's parent: API span
+    assert span.attributes is not None
+    assert span.attributes["http.response.status_code"] == 202
+    provider.shutdown()

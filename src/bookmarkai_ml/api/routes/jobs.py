@@ -7,26 +7,18 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 
 from bookmarkai_ml.api.deps import PrincipalDep, SessionDep
 from bookmarkai_ml.api.problems import responses
 from bookmarkai_ml.api.schemas.jobs import JobAccepted, JobCreate, JobPublic, JobsAccepted
 from bookmarkai_ml.api.submission import plan, submit
-from bookmarkai_ml.observability import tracing
+from bookmarkai_ml.api.tracing import current_traceparent
 from bookmarkai_ml.services import jobs
 
 router = APIRouter(
     prefix="/api/ml/jobs", tags=["jobs"], responses=responses(401, 404, 422, 429, 503)
 )
-
-
-def _traceparent(request: Request) -> str | None:
-    """The caller's ``traceparent``, carried into the job so the trace spans API -> worker."""
-    carrier: dict[str, object] = {}
-    tracing.inject(carrier, tracing.extract(dict(request.headers)))
-    value = carrier.get(tracing.TRACEPARENT)
-    return value if isinstance(value, str) else None
 
 
 @router.post(
@@ -38,14 +30,13 @@ def _traceparent(request: Request) -> str | None:
 )
 def create_job(
     body: JobCreate,
-    request: Request,
     response: Response,
     session: SessionDep,
     principal: PrincipalDep,
 ) -> JobsAccepted:
     """Queue the job(s); an identical earlier submission returns its job with created=false."""
     planned = plan(body, tenant_id=principal.tenant_id)
-    done = submit(session, planned, traceparent=_traceparent(request))
+    done = submit(session, planned, traceparent=current_traceparent())
     response.headers["Location"] = f"{router.prefix}/{done[0].job.id}"
     return JobsAccepted(
         jobs=[JobAccepted(**JobPublic.of(s.job).model_dump(), created=s.created) for s in done]
