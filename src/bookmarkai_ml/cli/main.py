@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from bookmarkai_ml.cli import api as api_commands
+from bookmarkai_ml.cli import costs as cost_commands
 from bookmarkai_ml.cli import db as db_commands
 from bookmarkai_ml.cli import dev as dev_commands
 from bookmarkai_ml.cli import jobs as job_commands
@@ -31,6 +32,7 @@ up_commands.register(app)
 process_commands.register(app)
 job_commands.register(app)
 key_commands.register(app)
+cost_commands.register(app)
 messaging_commands.register(app)
 dev_commands.register(app)
 

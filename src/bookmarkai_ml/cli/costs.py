@@ -1,0 +1,75 @@
+"""``costs``: spend by day/task/model, task performance, and budget headroom."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from bookmarkai_ml.cli.common import emit_json, load_settings, out, session_factory
+from bookmarkai_ml.db.engine import transaction
+from bookmarkai_ml.services import analytics
+from bookmarkai_ml.services.budgets import BudgetService
+
+
+def costs(
+    since: Annotated[
+        str | None, typer.Option(help="First day (YYYY-MM-DD); default 30 days.")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD); default today.")] = None,
+    task: Annotated[str | None, typer.Option(help="Only this task type.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show spend (refreshing the analytics views first) and every budget window."""
+    settings = load_settings()
+    sessions = session_factory(settings)
+    with transaction(sessions) as session:
+        report = analytics.costs(
+            session,
+            since=date.fromisoformat(since) if since else None,
+            until=date.fromisoformat(until) if until else None,
+            task=task,
+            refresh_first=True,
+        )
+    budgets = BudgetService.from_settings(settings, sessions).status([task] if task else None)
+    if json_output:
+        emit_json({"costs": asdict(report), "budgets": [asdict(b) for b in budgets]})
+        return
+    out.print(f"spend {report.since} .. {report.until}: [bold]${report.total_usd:.6f}[/]")
+    spend = Table("task / model", "jobs", "USD", title="spend")
+    for total in [*report.by_task, *report.by_model]:
+        spend.add_row(total.key, str(total.jobs), f"{total.usd:.6f}")
+    out.print(spend)
+    perf = Table("task", "jobs", "done", "failed", "success", "p50 s", "p95 s", title="tasks")
+    for p in report.performance:
+        perf.add_row(
+            p.task,
+            str(p.jobs),
+            str(p.done),
+            str(p.failed),
+            "-" if p.success_rate is None else f"{p.success_rate:.0%}",
+            "-" if p.p50_duration_s is None else f"{p.p50_duration_s:.1f}",
+            "-" if p.p95_duration_s is None else f"{p.p95_duration_s:.1f}",
+        )
+    out.print(perf)
+    table = Table(
+        "task", "window", "limit", "spent", "reserved", "remaining", "resets", title="budgets"
+    )
+    for b in budgets:
+        table.add_row(
+            b.task,
+            b.window,
+            f"${b.limit_usd:.2f}",
+            f"${b.spent_usd:.6f}",
+            f"${b.reserved_usd:.6f}",
+            f"${b.remaining_usd:.6f}",
+            f"{b.resets_at:%H:%M:%S}",
+        )
+    out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(costs)
