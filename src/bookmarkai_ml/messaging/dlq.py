@@ -11,7 +11,6 @@ without a job, the original kwargs) back through the outbox.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -233,7 +232,3 @@ def all_ids(session: Session, *, queue: str | None = None) -> list[int]:
     )
     ids: list[int] = list(session.execute(stmt, {"q": queue} if queue else {}).scalars())
     return ids
-
-
-def dumps_headers(headers: Mapping[str, Any]) -> str:
-    return json.dumps(_jsonable(headers), sort_keys=True)

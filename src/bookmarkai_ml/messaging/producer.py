@@ -28,8 +28,7 @@ import random
 import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from enum import IntEnum
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import aio_pika
 import aiormq
@@ -37,9 +36,10 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, 
 
 from bookmarkai_ml.config import BrokerSettings, Settings
 from bookmarkai_ml.domain.backoff import Backoff
-from bookmarkai_ml.domain.breaker import BreakerState, CircuitBreaker
+from bookmarkai_ml.domain.breaker import CircuitBreaker
 from bookmarkai_ml.errors import BrokerUnavailableError, PublishRejectedError
 from bookmarkai_ml.messaging import topology
+from bookmarkai_ml.messaging.hooks import ConnectionState, NullHooks, ProducerHooks
 from bookmarkai_ml.messaging.tls import aio_pika_connect_kwargs
 from bookmarkai_ml.ports import OutgoingMessage
 
@@ -53,44 +53,6 @@ _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     RuntimeError,  # aiormq's ChannelInvalidStateError on a closed channel
 )
-
-
-class ConnectionState(IntEnum):
-    """Values match the ``ml_producer_connection_state`` gauge."""
-
-    DOWN = 0
-    UP = 1
-    BLOCKED = 2
-    ALERT = 3
-
-
-class ProducerHooks(Protocol):
-    """Observability hooks; every method must be cheap and must not raise."""
-
-    def connection_state(self, state: ConnectionState) -> None: ...
-    def breaker_state(self, state: BreakerState) -> None: ...
-    def confirm_timeout(self) -> None: ...
-    def health_check_failed(self) -> None: ...
-    def reconnected(self) -> None: ...
-
-
-class NullHooks:
-    """Hooks that record nothing."""
-
-    def connection_state(self, state: ConnectionState) -> None:
-        return None
-
-    def breaker_state(self, state: BreakerState) -> None:
-        return None
-
-    def confirm_timeout(self) -> None:
-        return None
-
-    def health_check_failed(self) -> None:
-        return None
-
-    def reconnected(self) -> None:
-        return None
 
 
 @dataclass(frozen=True, slots=True)

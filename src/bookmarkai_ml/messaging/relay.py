@@ -26,7 +26,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -43,6 +43,7 @@ from bookmarkai_ml.errors import (
     PublishRejectedError,
 )
 from bookmarkai_ml.messaging import protocol, topology
+from bookmarkai_ml.messaging.hooks import RelayHooks
 from bookmarkai_ml.ports import Publisher
 from bookmarkai_ml.services import jobs
 
@@ -68,10 +69,6 @@ _STALE_LEASES = text(
     "SELECT id FROM ml_jobs WHERE status = 'running' AND lease_expires_at < now() "
     "ORDER BY lease_expires_at LIMIT 500 FOR UPDATE SKIP LOCKED"
 )
-
-
-class RelayHooks(Protocol):
-    def backlog(self, rows: int, oldest_age_s: float) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,8 +87,3 @@ def dead_letter_queues() -> list[QueueSpec]:
 
 def all_queues(broker: BrokerSettings) -> list[QueueSpec]:
     return [*task_queues(broker), *dead_letter_queues()]
-
-
-def queue_for_routing_key(routing_key: str) -> str:
-    """The task queue a routing key lands in (routing keys equal queue names)."""
-    return routing_key

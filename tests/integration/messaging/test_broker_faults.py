@@ -17,7 +17,8 @@ from bookmarkai_ml.contracts import SummarizeTask
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.errors import BrokerUnavailableError
 from bookmarkai_ml.messaging import protocol, topology
-from bookmarkai_ml.messaging.producer import ConnectionState, NullHooks, Producer
+from bookmarkai_ml.messaging.hooks import ConnectionState, NullHooks
+from bookmarkai_ml.messaging.producer import Producer
 from bookmarkai_ml.services import jobs
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

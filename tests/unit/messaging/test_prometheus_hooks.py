@@ -11,7 +11,7 @@ from bookmarkai_ml.domain.breaker import BreakerState
 from bookmarkai_ml.errors import BrokerUnavailableError, PublishRejectedError
 from bookmarkai_ml.fakes import FakePublisher
 from bookmarkai_ml.messaging import protocol
-from bookmarkai_ml.messaging.producer import ConnectionState
+from bookmarkai_ml.messaging.hooks import ConnectionState
 from bookmarkai_ml.observability import names
 from bookmarkai_ml.observability.prometheus import (
     InstrumentedPublisher,
