@@ -1,0 +1,206 @@
+"""End to end: ``bookmarkai-ml up`` on the real RabbitMQ and Postgres, driven over HTTP.
+
+An ``enrich`` of a spoken video served by a local (allow-listed) HTTP server, a
+``summarize`` of text and an ``embed``: every job reaches ``done``, and the
+transcript, summary, tags, a search hit, the cost rows, the analytics and the
+Prometheus counters all reflect them. Ctrl-C (SIGINT) then stops every process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+from sqlalchemy import Engine, text
+
+from bookmarkai_ml.config import Settings
+from bookmarkai_ml.db.engine import make_session_factory, transaction
+from bookmarkai_ml.services import apikeys
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
+
+SAMPLES = Path(__file__).resolve().parents[3] / "src" / "bookmarkai_ml" / "samples"
+ARTICLE = (SAMPLES / "article.txt").read_text()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def media_server() -> Iterator[str]:
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SAMPLES))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture
+def stack(
+    tmp_path: Path, pg_url: str, amqp_url: str, clean_db: Engine, media_server: str
+) -> Iterator[dict[str, Any]]:
+    ports = {name: _free_port() for name in ("api", "summarize", "transcribe", "embed")}
+    env = {
+        **os.environ,
+        "BOOKMARKAI_ML_DATABASE_URL": pg_url,
+        "BOOKMARKAI_ML_BROKER_URL": amqp_url,
+        "BOOKMARKAI_ML_DATA_DIR": str(tmp_path / "data"),
+        "BOOKMARKAI_ML_API__PORT": str(ports["api"]),
+        "BOOKMARKAI_ML_MEDIA__ALLOWED_HOSTS": f'["{media_server}"]',
+        "BOOKMARKAI_ML_WORKER__METRICS_PORT_SUMMARIZE": str(ports["summarize"]),
+        "BOOKMARKAI_ML_WORKER__METRICS_PORT_TRANSCRIBE": str(ports["transcribe"]),
+        "BOOKMARKAI_ML_WORKER__METRICS_PORT_EMBED": str(ports["embed"]),
+        "BOOKMARKAI_ML_WORKER__CONCURRENCY": "1",
+    }
+    log = (tmp_path / "up.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bookmarkai_ml.cli", "up"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    settings = Settings(database_url=pg_url, _env_file=None)  # type: ignore[call-arg]
+    with transaction(make_session_factory(clean_db)) as session:
+        key = apikeys.create(session, tenant_id="e2e", name="e2e", pepper=settings.secret_key).key
+    base = f"http://127.0.0.1:{ports['api']}"
+    client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    deadline = time.monotonic() + 120
+    while True:
+        assert proc.poll() is None, (tmp_path / "up.log").read_text()[-3000:]
+        try:
+            if client.get("/readyz").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "API never became ready"
+        time.sleep(0.5)
+    try:
+        yield {
+            "client": client,
+            "proc": proc,
+            "ports": ports,
+            "media": media_server,
+            "log": tmp_path / "up.log",
+        }
+    finally:
+        client.close()
+        _kill_tree(proc)
+        log.close()
+
+
+def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
+    """Stop ``up`` and, should it not have stopped them, its children."""
+    if proc.poll() is not None:
+        return
+    children = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+
+
+def _wait_done(client: httpx.Client, job_ids: list[str], timeout_s: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        jobs = {j: client.get(f"/api/ml/jobs/{j}").json() for j in job_ids}
+        if all(
+            j["status"] in {"done", "failed", "cancelled", "budget_exceeded"} for j in jobs.values()
+        ):
+            return jobs
+        assert time.monotonic() < deadline, jobs
+        time.sleep(1)
+
+
+def _children(engine: Engine, parent: str) -> list[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id FROM ml_jobs WHERE parent_id = :p"), {"p": parent})
+        return [str(r[0]) for r in rows]
+
+
+def test_up_enriches_over_http(stack: dict[str, Any], clean_db: Engine) -> None:
+    client: httpx.Client = stack["client"]
+    video = f"http://{stack['media']}/briefing.mp4"
+
+    enrich = client.post(
+        "/api/ml/jobs",
+        json={"share_id": "video-1", "task": "enrich", "input": {"media_url": video}},
+    )
+    assert enrich.status_code == 202, enrich.text
+    summarize = client.post(
+        "/api/ml/jobs",
+        json={"share_id": "article-1", "task": "summarize", "input": {"text": ARTICLE}},
+    )
+    embed = client.post(
+        "/api/ml/jobs",
+        json={"share_id": "article-1", "task": "embed", "input": {"text": ARTICLE}},
+    )
+    assert summarize.status_code == embed.status_code == 202
+    transcribe_id = enrich.json()["jobs"][0]["id"]
+    ids = [transcribe_id, summarize.json()["jobs"][0]["id"], embed.json()["jobs"][0]["id"]]
+    jobs = _wait_done(client, ids)
+    assert all(j["status"] == "done" for j in jobs.values()), jobs
+
+    transcript = jobs[transcribe_id]["result"]
+    assert "briefing" in transcript["text"].lower()
+    assert transcript["segments"][-1]["end"] <= transcript["duration_s"] + 1
+
+    children = _children(clean_db, transcribe_id)
+    assert len(children) == 2  # summary + embeddings of the transcript
+    follow = _wait_done(client, children)
+    assert {j["task"] for j in follow.values()} == {"summarize", "embed"}
+    assert all(j["status"] == "done" for j in follow.values()), follow
+    video_summary = next(j for j in follow.values() if j["task"] == "summarize")["result"]
+    assert video_summary["summary"]
+    assert video_summary["tags"]
+    article = jobs[ids[1]]["result"]
+    assert "Copenhagen" in article["summary"]
+
+    hits = client.get("/api/ml/search", params={"q": "cycling infrastructure in Denmark", "k": 3})
+    assert hits.status_code == 200, hits.text
+    assert hits.json()["results"][0]["share_id"] == "article-1"
+    spoken = client.get("/api/ml/search", params={"q": "worker dies in the middle of a task"})
+    top = spoken.json()["results"][0]
+    assert top["share_id"] == "video-1"
+    assert top["start_s"] is not None  # points into the audio
+
+    with clean_db.connect() as conn:
+        costs = conn.execute(text("SELECT count(*), count(DISTINCT job_id) FROM ml_costs")).one()
+    assert costs[0] == costs[1] == 5  # one cost row per job: transcribe, 2x summarize, 2x embed
+
+    analytics = client.get("/api/ml/analytics/costs", params={"refresh": "true"}).json()
+    assert {row["task"] for row in analytics["performance"]} >= {"transcribe", "summarize", "embed"}
+
+    prom = client.get("/api/ml/metrics/prometheus").text
+    assert "ml_producer_publishes_total{" in prom
+    worker = httpx.get(f"http://127.0.0.1:{stack['ports']['transcribe']}/metrics").text
+    assert 'ml_tasks_total{outcome="done",task="transcribe"} 1.0' in worker
+
+    proc: subprocess.Popen[bytes] = stack["proc"]
+    children = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    assert proc.wait(timeout=60) == 0, stack["log"].read_text()[-3000:]
+    _gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"left running: {alive}"
