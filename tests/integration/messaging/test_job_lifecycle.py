@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import signal
 import threading
+import urllib.request
 from uuid import UUID
 
 import pytest
-from bkml_harness import Stack
+from bkml_harness import Stack, free_port
 from sqlalchemy import text
 
 from bookmarkai_ml.contracts import SummarizeTask
@@ -118,3 +119,30 @@ def test_worker_killed_mid_task_redelivers_and_finishes_once(stack: Stack) -> No
     assert stack.scalar("SELECT count(*) FROM ml_results WHERE job_id = :j", j=job) == 1
     assert stack.scalar("SELECT count(*) FROM ml_costs WHERE job_id = :j", j=job) == 1
     assert stack.runs().count(str(job)) == 2  # killed once, completed once
+
+
+def test_prefork_worker_exports_task_metrics_from_its_children(stack: Stack) -> None:
+    port = free_port()
+    stack.start_relay()
+    stack.spawn(
+        "worker",
+        "--queue",
+        "ml.summarize",
+        "--metrics-port",
+        str(port),
+        "--loglevel",
+        "WARNING",
+        name="worker",
+    )
+    ids = [stack.submit(f"ok metrics {i}") for i in range(3)]
+    stack.wait_status(ids, timeout=60)
+
+    def exported() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            return resp.read().decode()
+
+    line = 'ml_tasks_total{outcome="done",task="summarize_content"} 3.0'
+    stack.wait_for(lambda: line in exported(), timeout=20, what="the task counter")
+    assert (
+        'ml_cost_dollars_total{model="noop",provider="test",task="summarize_content"}' in exported()
+    )
