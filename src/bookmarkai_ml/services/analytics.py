@@ -179,25 +179,37 @@ def refresh(session: Session) -> None:
         session.execute(text("SELECT ml_refresh_analytics()"))
 
 
+#: Scheduled refreshes of several API replicas take turns on this advisory lock.
+_REFRESH_LOCK = text("SELECT pg_try_advisory_xact_lock(hashtext('ml_refresh_analytics'))")
+
+
 class Refresher:
-    """Refreshes the views every ``interval_s`` inside the API process, until stopped."""
+    """Refreshes the views at start and every ``interval_s`` inside the API process.
+
+    With several API replicas, a replica that finds another one refreshing skips its
+    turn instead of queueing a second identical refresh behind it.
+    """
 
     def __init__(self, sessions: SessionFactory, *, interval_s: float) -> None:
         self._sessions = sessions
         self._interval_s = interval_s
 
-    def refresh_now(self) -> None:
-        """One refresh in its own transaction."""
+    def refresh_now(self) -> bool:
+        """One refresh in its own transaction; False if another process was refreshing."""
         with transaction(self._sessions) as session:
+            with translate_db_errors():
+                if not session.execute(_REFRESH_LOCK).scalar_one():
+                    return False
             refresh(session)
+            return True
 
     async def run(self) -> None:
-        """Loop forever; a failed refresh is logged and tried again next period."""
+        """Loop until cancelled; a failed refresh is logged and tried again next period."""
         while True:
-            await asyncio.sleep(self._interval_s)
             try:
                 await asyncio.to_thread(self.refresh_now)
             except BookmarkAIError as exc:
                 log.warning("analytics refresh failed: %s", exc.code)
             except Exception as exc:  # keep the loop alive; the next period tries again
                 log.warning("analytics refresh failed: %s", type(exc).__name__)
+            await asyncio.sleep(self._interval_s)

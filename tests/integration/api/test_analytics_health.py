@@ -46,6 +46,8 @@ def _finished_job(engine: Engine, *, task: str, status: str, usd: str, model: st
 async def test_costs_by_day_task_model_and_performance(
     client: httpx.AsyncClient, make_key: MakeKey, clean_db: Engine
 ) -> None:
+    with clean_db.begin() as conn:  # views outlive the table truncation: start empty
+        conn.execute(text("SELECT ml_refresh_analytics()"))
     headers = bearer(make_key())
     _finished_job(clean_db, task="transcribe", status="done", usd="0.012", model="whisper-1")
     _finished_job(clean_db, task="transcribe", status="failed", usd="0", model="whisper-1")
@@ -80,13 +82,17 @@ async def test_costs_by_day_task_model_and_performance(
     assert bad.json()["code"] == "invalid_input"
 
 
-async def test_scheduled_refresh(clean_db: Engine) -> None:
+async def test_scheduled_refresh_takes_turns(clean_db: Engine) -> None:
     _finished_job(clean_db, task="summarize", status="done", usd="0.5", model="gpt-4o-mini")
-    Refresher(make_session_factory(clean_db), interval_s=0).refresh_now()
+    refresher = Refresher(make_session_factory(clean_db), interval_s=0)
+    with clean_db.connect() as other:  # another replica is refreshing right now
+        other.execute(text("SELECT pg_advisory_lock(hashtext('ml_refresh_analytics'))"))
+        assert refresher.refresh_now() is False
+        other.execute(text("SELECT pg_advisory_unlock(hashtext('ml_refresh_analytics'))"))
+    assert refresher.refresh_now() is True
     with clean_db.connect() as conn:
-        assert conn.execute(text("SELECT sum(usd) FROM ml_cost_by_day")).scalar_one() == Decimal(
-            "0.5"
-        )
+        total: Decimal = conn.execute(text("SELECT sum(usd) FROM ml_cost_by_day")).scalar_one()
+    assert total == Decimal("0.5")
 
 
 async def test_healthz_and_readyz_without_a_broker(client: httpx.AsyncClient) -> None:
