@@ -146,6 +146,13 @@ class ModelSettings(BaseModel):
     request_timeout_s: float = Field(60.0, description="HTTP timeout for provider calls.")
     request_max_attempts: int = Field(4, description="Attempts on 429/5xx, honouring Retry-After.")
     gguf_path: Path | None = Field(None, description="GGUF file for llamacpp; unset = SmolLM2.")
+    embedding_threads: int = Field(0, description="CPU threads for local embeddings; 0 = all.")
+    onnx_quantize: bool = Field(True, description="onnx: int8 weights where cosine >= 0.99 holds.")
+    chunk_max_tokens: int = Field(200, description="Embedding chunk size in model tokens.")
+    chunk_overlap_tokens: int = Field(40, description="Tokens of whole sentences chunks share.")
+    summary_chunk_tokens: int = Field(3000, description="Chat map-reduce: tokens per map chunk.")
+    summary_max_output_tokens: int = Field(600, description="Chat summaries: max_tokens asked.")
+    search_ef_search: int = Field(100, description="HNSW candidate list per search (recall).")
 
 
 class BudgetSettings(BaseModel):

@@ -120,6 +120,18 @@ def _transcription(settings: Settings) -> Handler:
     return build_service(settings)
 
 
+def _summarization(settings: Settings) -> Handler:
+    from bookmarkai_ml.services.summarization import build_handler
+
+    return build_handler(settings)
+
+
+def _embedding(settings: Settings) -> Handler:
+    from bookmarkai_ml.services.embedding import build_handler
+
+    return build_handler(settings)
+
+
 def _budget_ledger(settings: Settings, sessions: Any) -> BudgetLedger:
     from bookmarkai_ml.services.budgets import BudgetService
 
@@ -127,4 +139,6 @@ def _budget_ledger(settings: Settings, sessions: Any) -> BudgetLedger:
 
 
 register(TaskType.TRANSCRIBE, _transcription)
+register(TaskType.SUMMARIZE, _summarization)
+register(TaskType.EMBED, _embedding)
 register_ledger(_budget_ledger)

@@ -1,0 +1,165 @@
+"""Build embedders and summarizers from settings: the one place that picks adapters.
+
+Entry points (worker handlers, the API's search and ``/v1/embeddings``, the CLI)
+call these; services receive the built ports. Adapters are cached per process and
+settings, so each model loads once (SPEC: load each model once per process).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from bookmarkai_ml.config import ModelSettings, Settings
+from bookmarkai_ml.domain.model_selection import (
+    LOCAL_MODEL,
+    EmbedderChoice,
+    choose_embedder,
+)
+from bookmarkai_ml.errors import ConfigurationError
+from bookmarkai_ml.ports import Embedder, Summarizer
+from bookmarkai_ml.providers.openai_http import OpenAIHTTP
+
+_LOCK = threading.RLock()
+_CACHE: dict[tuple[object, ...], object] = {}
+
+
+def _cached(key: tuple[object, ...], build: Callable[[], object]) -> object:
+    with _LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = build()
+        return _CACHE[key]
+
+
+def api_configured(models: ModelSettings) -> bool:
+    """An OpenAI-compatible endpoint is usable: a key is set, or a non-OpenAI base URL."""
+    return models.openai_api_key is not None or "api.openai.com" not in models.openai_base_url
+
+
+def onnx_cache_dir(settings: Settings) -> Path:
+    return settings.models.onnx_cache_dir or settings.data_dir / "models" / "onnx"
+
+
+def choose(settings: Settings, *, content_chars: int, model: str | None = None) -> EmbedderChoice:
+    """The embedder choice for content of ``content_chars`` (``domain.model_selection``).
+
+    Raises:
+        ConfigurationError: an unknown ``settings.models.embedder``.
+    """
+    m = settings.models
+    try:
+        return choose_embedder(
+            configured=m.embedder,
+            content_chars=content_chars,
+            api_configured=api_configured(m),
+            requested_model=model,
+            small_model=m.openai_embedding_small,
+            large_model=m.openai_embedding_large,
+            large_min_chars=m.large_embedding_min_chars,
+        )
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from exc
+
+
+def build_embedder(settings: Settings, choice: EmbedderChoice) -> Embedder:
+    """The (cached) adapter for ``choice``.
+
+    Raises:
+        ConfigurationError: the model cannot be loaded, or the API is not configured.
+    """
+    m = settings.models
+    key = (choice, m.embedding_model_path, m.openai_base_url, m.embedding_threads, m.onnx_quantize)
+    if choice.kind == "local":
+        from bookmarkai_ml.providers.embed_local import SentenceTransformerEmbedder
+
+        build: Callable[[], object] = functools.partial(
+            SentenceTransformerEmbedder,
+            model_path=m.embedding_model_path,
+            batch_size=m.embedding_batch_size,
+        )
+    elif choice.kind == "onnx":
+        from bookmarkai_ml.providers.embed_onnx import OnnxEmbedder
+
+        build = functools.partial(
+            OnnxEmbedder,
+            cache_dir=onnx_cache_dir(settings),
+            model_path=m.embedding_model_path,
+            threads=m.embedding_threads,
+            quantize=m.onnx_quantize,
+        )
+    elif choice.kind == "openai":
+        from bookmarkai_ml.providers.embed_openai import OpenAIEmbedder
+
+        build = functools.partial(
+            OpenAIEmbedder,
+            http=_http(m),
+            model=choice.model,
+            batch_size=m.embedding_batch_size,
+        )
+    else:
+        raise ConfigurationError(f"unknown embedder kind {choice.kind!r}")
+    embedder = _cached(("embedder", *key), build)
+    assert isinstance(embedder, Embedder)
+    return embedder
+
+
+def _http(models: ModelSettings) -> OpenAIHTTP:
+    client = _cached(
+        ("http", models.openai_base_url, models.request_timeout_s, models.request_max_attempts),
+        functools.partial(OpenAIHTTP.from_settings, models),
+    )
+    assert isinstance(client, OpenAIHTTP)
+    return client
+
+
+def embedder_for_model(settings: Settings, model: str) -> Embedder:
+    """The embedder that produced vectors stored under ``model`` (for queries)."""
+    return build_embedder(settings, choose(settings, content_chars=0, model=model))
+
+
+def default_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings select for ordinary (short) content."""
+    return build_embedder(settings, choose(settings, content_chars=0))
+
+
+def local_embedder(settings: Settings) -> Embedder:
+    """The fastest local all-MiniLM-L6-v2 adapter (for the extractive summarizer)."""
+    kind = "local" if settings.models.embedder == "local" else "onnx"
+    return build_embedder(settings, EmbedderChoice(kind, LOCAL_MODEL))
+
+
+def build_summarizer(settings: Settings, name: str | None = None) -> Summarizer:
+    """The summarizer called ``name`` (default ``settings.models.summarizer``).
+
+    Raises:
+        ConfigurationError: an unknown name, or the llama.cpp extra is missing.
+    """
+    m = settings.models
+    kind = name or m.summarizer
+    if kind == "extractive":
+        from bookmarkai_ml.providers.summarize_extractive import ExtractiveSummarizer
+
+        build: Callable[[], object] = functools.partial(
+            ExtractiveSummarizer, local_embedder(settings)
+        )
+    elif kind == "openai":
+        from bookmarkai_ml.providers.summarize_openai import OpenAIChatSummarizer
+
+        build = functools.partial(
+            OpenAIChatSummarizer,
+            http=_http(m),
+            model=m.chat_model,
+            chunk_tokens=m.summary_chunk_tokens,
+            max_output_tokens=m.summary_max_output_tokens,
+        )
+    elif kind == "llamacpp":
+        from bookmarkai_ml.providers.summarize_llamacpp import LlamaCppSummarizer
+
+        build = functools.partial(LlamaCppSummarizer, gguf_path=m.gguf_path)
+    else:
+        raise ConfigurationError(f"unknown summarizer {kind!r}: extractive | openai | llamacpp")
+    summarizer = _cached(("summarizer", kind, m.chat_model, m.openai_base_url, m.gguf_path), build)
+    assert isinstance(summarizer, Summarizer)
+    return summarizer
