@@ -9,8 +9,12 @@ stop the job before anything is spent:
 4. reserve ``duration x price`` against the budget (``BudgetExceededError``);
 5. extract 16 kHz mono audio, loudness-normalised, with its silences;
 6. finish near-silent audio as ``silent`` with cost 0, without running the model;
-7. transcribe chunks of at most 10 minutes cut at silences, heartbeating between
-   them, and merge them into absolute, monotonic times; filter Whisper loops.
+7. transcribe chunks of at most 10 minutes cut at silences, and merge them into
+   absolute, monotonic times; filter Whisper loops.
+
+The lease is extended (``ctx.heartbeat()``) after the download, after extraction
+and between chunks: each of those steps can take minutes, and one chunk of
+tiny.en on 2 cores takes well under the default 120 s lease.
 
 The job runtime writes the result and the cost row and settles the reservation;
 this handler only returns them (``TaskOutcome``).
@@ -90,6 +94,7 @@ class TranscriptionService:
         with tempfile.TemporaryDirectory(prefix="bookmarkai-tx-", dir=self._workdir) as tmp:
             work = Path(tmp)
             downloaded = self._downloader.fetch(message.media_url, work / "in")
+            ctx.heartbeat()  # a download may take as long as a lease
             probe = self._processor.probe(downloaded.path)
             self._processor.check_duration(probe)
             self._keep(downloaded, message, ctx)
@@ -98,6 +103,7 @@ class TranscriptionService:
             )
             ctx.reserve(estimate)
             audio = self._processor.extract(downloaded.path, work / "audio.wav", probe)
+            ctx.heartbeat()
             if chunks.is_silent(
                 audio.duration_s, audio.silences, min_speech_s=self._media.min_speech_s
             ):

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from tx_helpers import TOTAL_SPENT_AND_HELD as _TOTAL
+from tx_helpers import Sampler
 
 from bookmarkai_ml.config import BudgetSettings, MediaSettings
 from bookmarkai_ml.contracts import TranscribeTask
@@ -39,31 +41,6 @@ pytestmark = pytest.mark.integration
 
 JOBS = 30
 FITS = 5
-
-_TOTAL = text(
-    "SELECT (SELECT coalesce(sum(usd), 0) FROM ml_costs WHERE task = 'transcribe') + "
-    "(SELECT coalesce(sum(usd), 0) FROM ml_budget_reservations "
-    " WHERE task = 'transcribe' AND status = 'held' AND expires_at > now())"
-)
-
-
-class Sampler(threading.Thread):
-    """Polls spent + held until stopped; keeps the maximum seen."""
-
-    def __init__(self, engine: Engine) -> None:
-        super().__init__(daemon=True)
-        self.engine = engine
-        self.peak = Decimal(0)
-        self.samples = 0
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        with self.engine.connect() as conn:
-            while not self.stop.is_set():
-                self.peak = max(self.peak, Decimal(conn.execute(_TOTAL).scalar_one()))
-                conn.commit()
-                self.samples += 1
-                self.stop.wait(0.01)
 
 
 def finish(engine: Engine, job_id: uuid.UUID, outcome: TaskOutcome) -> None:

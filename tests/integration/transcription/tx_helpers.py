@@ -11,8 +11,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from sqlalchemy import Engine, text
 
 #: What the espeak speech says; WER is measured against this.
 SENTENCES = (
@@ -111,3 +114,30 @@ def stream(total: int, *, chunk: int = 65536, pause_s: float = 0.0) -> Handler:
         req.close_connection = True
 
     return handle
+
+
+#: Spent + held, for the transcription budget, in one snapshot.
+TOTAL_SPENT_AND_HELD = text(
+    "SELECT (SELECT coalesce(sum(usd), 0) FROM ml_costs WHERE task = 'transcribe') + "
+    "(SELECT coalesce(sum(usd), 0) FROM ml_budget_reservations "
+    " WHERE task = 'transcribe' AND status = 'held' AND expires_at > now())"
+)
+
+
+class Sampler(threading.Thread):
+    """Polls spent + held until stopped; keeps the maximum seen."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(daemon=True)
+        self.engine = engine
+        self.peak = Decimal(0)
+        self.samples = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        with self.engine.connect() as conn:
+            while not self.stop.is_set():
+                self.peak = max(self.peak, Decimal(conn.execute(TOTAL_SPENT_AND_HELD).scalar_one()))
+                conn.commit()
+                self.samples += 1
+                self.stop.wait(0.01)
