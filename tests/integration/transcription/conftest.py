@@ -78,11 +78,11 @@ def silent_wav(media_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def long_tone_m4a(media_dir: Path) -> Path:
+def long_tone(media_dir: Path) -> Path:
     """31 minutes of a quiet tone: cheap to make, over the 30-minute limit."""
-    out = media_dir / "long.m4a"
+    out = media_dir / "long.wav"  # 8-bit 8 kHz PCM: written at disk speed, no encoder
     _run("ffmpeg", "-nostdin", "-y", "-f", "lavfi", "-i", "sine=f=440:r=8000", "-t", "1860",
-         "-c:a", "aac", "-b:a", "16k", str(out))  # fmt: skip
+         "-c:a", "pcm_u8", str(out))  # fmt: skip
     return out
 
 

@@ -72,12 +72,12 @@ def submit(stack: Stack, media: Path) -> uuid.UUID:
 
 
 def test_transcription_jobs_end_in_their_states_through_the_broker(
-    stack: Stack, speech_wav: Path, silent_wav: Path, corrupt_file: Path, long_tone_m4a: Path
+    stack: Stack, speech_wav: Path, silent_wav: Path, corrupt_file: Path, long_tone: Path
 ) -> None:
     stack.start_relay()
     stack.start_worker("ml.transcribe", concurrency=1)
     speech, silent = submit(stack, speech_wav), submit(stack, silent_wav)
-    corrupt, long = submit(stack, corrupt_file), submit(stack, long_tone_m4a)
+    corrupt, long = submit(stack, corrupt_file), submit(stack, long_tone)
     final = stack.wait_status([speech, silent, corrupt, long], ("done", "failed"), timeout=180)
     assert final == {speech: "done", silent: "done", corrupt: "failed", long: "failed"}
     assert stack.scalar("SELECT error_code FROM ml_jobs WHERE id = :i", i=corrupt) == (

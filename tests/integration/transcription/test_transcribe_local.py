@@ -21,6 +21,7 @@ from bookmarkai_ml.fakes import FakeJobContext, SpyTranscriber
 from bookmarkai_ml.media.audio import AudioProcessor
 from bookmarkai_ml.media.download import Downloader
 from bookmarkai_ml.media.storage import LocalMediaStore
+from bookmarkai_ml.ports import TaskOutcome
 from bookmarkai_ml.providers.whisper_local import LocalWhisperTranscriber
 from bookmarkai_ml.services.transcription import TranscriptionService
 
@@ -95,12 +96,28 @@ def assert_monotonic(result: TranscriptResult) -> None:
         previous_end = seg.end
 
 
+@pytest.fixture(scope="module")
+def speech_run(
+    whisper: LocalWhisperTranscriber, speech_wav: Path
+) -> tuple[TaskOutcome, FakeJobContext, SpyTranscriber]:
+    """The espeak speech transcribed once (with words) for the tests that read it."""
+    media = MediaSettings(allow_local_paths=True)
+    spy = SpyTranscriber(whisper)
+    with Downloader(media) as downloader:
+        service = TranscriptionService(
+            media=media,
+            downloader=downloader,
+            processor=AudioProcessor(media),
+            transcribers={"local": lambda: spy},
+        )
+        ctx = FakeJobContext()
+        return service(task(str(speech_wav), word_timestamps=True), ctx), ctx, spy
+
+
 def test_espeak_speech_is_transcribed_within_the_wer_goal(
-    build: Build, speech_wav: Path, spoken_text: str
+    speech_run: tuple[TaskOutcome, FakeJobContext, SpyTranscriber], spoken_text: str
 ) -> None:
-    service, spy = build()
-    ctx = FakeJobContext()
-    outcome = service(task(str(speech_wav)), ctx)
+    outcome, ctx, spy = speech_run
     result = transcript(outcome.result)
     assert wer(spoken_text, result.text) <= 0.35, result.text
     assert result.provider == "local"
@@ -118,9 +135,20 @@ def test_espeak_speech_is_transcribed_within_the_wer_goal(
     assert len(spy.calls) == 1
 
 
+def test_word_timestamps_are_absolute_and_inside_their_segment(
+    speech_run: tuple[TaskOutcome, FakeJobContext, SpyTranscriber],
+) -> None:
+    result = transcript(speech_run[0].result)
+    words = [w for s in result.segments for w in (s.words or [])]
+    assert len(words) >= 20
+    for seg in result.segments:
+        for w in seg.words or []:
+            assert seg.start - 0.01 <= w.start <= w.end <= seg.end + 0.01
+
+
 def test_the_same_speech_in_an_mp4_over_http_gives_the_same_text(
     build: Build,
-    speech_wav: Path,
+    speech_run: tuple[TaskOutcome, FakeJobContext, SpyTranscriber],
     speech_mp4: Path,
     spoken_text: str,
     servers: Callable[..., LoopbackServer],
@@ -131,25 +159,11 @@ def test_the_same_speech_in_an_mp4_over_http_gives_the_same_text(
     service, _ = build(allowed_hosts=[f"127.0.0.1:{origin.port}"])
     ctx = FakeJobContext()
     from_mp4 = transcript(service(task(origin.url("/video.mp4")), ctx).result)
-    from_wav = transcript(service(task(str(speech_wav)), FakeJobContext()).result)
+    from_wav = transcript(speech_run[0].result)
     assert wer(spoken_text, from_mp4.text) <= 0.35, from_mp4.text
     assert wer(from_wav.text, from_mp4.text) <= 0.05, (from_wav.text, from_mp4.text)
     stored = tmp_path / "store" / "default" / "share-1" / str(ctx.job_id) / "source"
     assert stored.read_bytes() == speech_mp4.read_bytes()
-
-
-def test_word_timestamps_are_absolute_and_inside_their_segment(
-    build: Build, speech_wav: Path
-) -> None:
-    service, _ = build()
-    result = transcript(
-        service(task(str(speech_wav), word_timestamps=True), FakeJobContext()).result
-    )
-    words = [w for s in result.segments for w in (s.words or [])]
-    assert len(words) >= 20
-    for seg in result.segments:
-        for w in seg.words or []:
-            assert seg.start - 0.01 <= w.start <= w.end <= seg.end + 0.01
 
 
 def test_silent_audio_is_done_silent_free_and_never_runs_the_model(
@@ -168,12 +182,12 @@ def test_silent_audio_is_done_silent_free_and_never_runs_the_model(
 
 
 def test_over_long_media_fails_too_long_before_any_spend_or_model(
-    build: Build, long_tone_m4a: Path
+    build: Build, long_tone: Path
 ) -> None:
     service, spy = build()
     ctx = FakeJobContext()
     with pytest.raises(MediaError) as exc:
-        service(task(str(long_tone_m4a)), ctx)
+        service(task(str(long_tone)), ctx)
     assert exc.value.code == "too_long"
     assert ctx.reserved == []
     assert spy.calls == []

@@ -97,7 +97,7 @@ def test_speech_finishes_done_with_a_result_and_a_free_cost_row(
         ("corrupt_file", "corrupt_media"),
         ("video_only_mp4", "no_audio_stream"),
         ("empty_file", "empty_media"),
-        ("long_tone_m4a", "too_long"),
+        ("long_tone", "too_long"),
     ],
 )
 def test_bad_media_ends_failed_with_its_code_and_no_cost(
