@@ -125,10 +125,11 @@ def default_owner() -> str:
 class _Context:
     """``ports.JobContext`` for one running job."""
 
-    def __init__(self, runtime: JobRuntime, job_id: UUID, task: TaskType) -> None:
+    def __init__(self, runtime: JobRuntime, job_id: UUID, task: TaskType, owner: str) -> None:
         self.job_id = job_id
         self._runtime = runtime
         self._task = task
+        self._owner = owner
         self.reserved = False
 
     def reserve(self, estimate_usd: Decimal) -> None:
@@ -136,7 +137,36 @@ class _Context:
         self.reserved = True
 
     def heartbeat(self) -> None:
-        self._runtime.heartbeat(self.job_id)
+        self._runtime.heartbeat(self.job_id, self._owner)
+
+
+class _KeepLeased:
+    """Heartbeats the lease from a side thread while a handler runs.
+
+    A handler may also call ``ctx.heartbeat()`` itself; this makes a long model call
+    that forgets to safe from being taken over as if its worker had died.
+    """
+
+    def __init__(self, ctx: _Context, *, every_s: float) -> None:
+        self._ctx = ctx
+        self._every_s = max(0.5, every_s)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="lease-heartbeat", daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._every_s):
+            try:
+                self._ctx.heartbeat()
+            except Exception as exc:  # lost lease or DB blip: the finish guard decides
+                log.warning("lease heartbeat for job %s failed: %s", self._ctx.job_id, exc)
+
+    def __enter__(self) -> _KeepLeased:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _job_id_of(kwargs: Mapping[str, Any]) -> UUID | None:
@@ -290,10 +320,11 @@ class JobRuntime:
         delivery: Delivery,
         owner: str,
     ) -> Report:
-        ctx = _Context(self, job_id, task)
+        ctx = _Context(self, job_id, task, owner)
         started = time.monotonic()
         try:
-            outcome: TaskOutcome = self.handlers.get(task)(message, ctx)
+            with _KeepLeased(ctx, every_s=self.settings.worker.lease_s / 3):
+                outcome: TaskOutcome = self.handlers.get(task)(message, ctx)
         except _LeaseLost as exc:
             return Report(Disposition.SKIPPED, task.value, job_id, str(exc))
         except BudgetExceededError as exc:

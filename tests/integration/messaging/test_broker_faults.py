@@ -97,8 +97,8 @@ def test_5000_jobs_survive_a_broker_restart_mid_stream(
 
 def test_relay_killed_between_commit_and_publish(private_stack: Stack) -> None:
     stack = private_stack
-    env = {**stack.env, "BOOKMARKAI_ML_OUTBOX__BATCH_SIZE": "20"}
-    _submit_batches(stack, 1000, 100, pause_at=-1, hook=None)  # committed, nothing published
+    env = {**stack.env, "BOOKMARKAI_ML_OUTBOX__BATCH_SIZE": "10"}
+    _submit_batches(stack, 400, 100, pause_at=-1, hook=None)  # committed, nothing published
     relay = stack.start_relay(env=env)
     stack.wait_for(
         lambda: stack.scalar("SELECT count(*) FROM ml_outbox WHERE sent_at IS NOT NULL") > 0,
@@ -111,12 +111,12 @@ def test_relay_killed_between_commit_and_publish(private_stack: Stack) -> None:
     stack.start_worker(concurrency=2)
     stack.start_relay(env=env)
     stack.wait_for(
-        lambda: stack.scalar("SELECT count(*) FROM ml_jobs WHERE status = 'done'") == 1000,
+        lambda: stack.scalar("SELECT count(*) FROM ml_jobs WHERE status = 'done'") == 400,
         timeout=180,
-        what="1000 jobs done",
+        what="400 jobs done",
     )
-    assert stack.scalar("SELECT count(*) FROM ml_results") == 1000
-    assert stack.scalar("SELECT count(*) FROM ml_costs") == 1000
+    assert stack.scalar("SELECT count(*) FROM ml_results") == 400
+    assert stack.scalar("SELECT count(*) FROM ml_costs") == 400
 
 
 class _Recorder(NullHooks):

@@ -146,3 +146,12 @@ def test_prefork_worker_exports_task_metrics_from_its_children(stack: Stack) -> 
     assert (
         'ml_cost_dollars_total{model="noop",provider="test",task="summarize_content"}' in exported()
     )
+
+
+def test_a_task_longer_than_its_lease_keeps_it_and_runs_once(stack: Stack) -> None:
+    """Lease 4 s, task 7 s: the runtime's heartbeat stops the sweeper from requeueing it."""
+    stack.start_relay()  # sweeps expired leases every second
+    stack.start_worker(concurrency=2)
+    job = stack.submit("sleep:7 longer than the lease")
+    stack.wait_status([job], timeout=60)
+    assert stack.runs().count(str(job)) == 1
