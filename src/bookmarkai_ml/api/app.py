@@ -84,6 +84,20 @@ def default_background(settings: Settings) -> list[BackgroundJob]:
     return jobs
 
 
+def _name(job: BackgroundJob) -> str:
+    return str(getattr(job, "__name__", "job")).strip("_")
+
+
+async def _supervised(job: BackgroundJob, ctx: ApiContext) -> None:
+    """Run one background job; a crash is logged (type only) instead of vanishing."""
+    try:
+        await job(ctx)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.error("background job %s stopped: %s", _name(job), type(exc).__name__)
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     ctx: ApiContext = app.state.ctx
@@ -91,8 +105,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if app.state.tracer_provider is None and ctx.settings.telemetry.otlp_endpoint:
         provider = tracing.configure_tracing(ctx.settings.telemetry)  # once per process
     tasks = [
-        asyncio.create_task(job(ctx), name=f"api-background-{i}")
-        for i, job in enumerate(app.state.background)
+        asyncio.create_task(_supervised(job, ctx), name=f"api-{_name(job)}")
+        for job in app.state.background
     ]
     try:
         yield
