@@ -70,7 +70,8 @@ def build_embedder(settings: Settings, choice: EmbedderChoice) -> Embedder:
         ConfigurationError: the model cannot be loaded, or the API is not configured.
     """
     m = settings.models
-    key = (choice, m.embedding_model_path, m.openai_base_url, m.embedding_threads, m.onnx_quantize)
+    key: tuple[object, ...] = (choice, m.embedding_model_path, m.openai_base_url)
+    key += (m.openai_api_key, m.embedding_threads, m.onnx_quantize, onnx_cache_dir(settings))
     if choice.kind == "local":
         from bookmarkai_ml.providers.embed_local import SentenceTransformerEmbedder
 
@@ -107,7 +108,13 @@ def build_embedder(settings: Settings, choice: EmbedderChoice) -> Embedder:
 
 def _http(models: ModelSettings) -> OpenAIHTTP:
     client = _cached(
-        ("http", models.openai_base_url, models.request_timeout_s, models.request_max_attempts),
+        (
+            "http",
+            models.openai_base_url,
+            models.openai_api_key.get_secret_value() if models.openai_api_key else None,
+            models.request_timeout_s,
+            models.request_max_attempts,
+        ),
         functools.partial(OpenAIHTTP.from_settings, models),
     )
     assert isinstance(client, OpenAIHTTP)
@@ -160,6 +167,7 @@ def build_summarizer(settings: Settings, name: str | None = None) -> Summarizer:
         build = functools.partial(LlamaCppSummarizer, gguf_path=m.gguf_path)
     else:
         raise ConfigurationError(f"unknown summarizer {kind!r}: extractive | openai | llamacpp")
-    summarizer = _cached(("summarizer", kind, m.chat_model, m.openai_base_url, m.gguf_path), build)
+    key = ("summarizer", kind, m.chat_model, m.openai_base_url, m.openai_api_key, m.gguf_path)
+    summarizer = _cached((*key, m.embedder, onnx_cache_dir(settings)), build)
     assert isinstance(summarizer, Summarizer)
     return summarizer

@@ -1,0 +1,49 @@
+"""Fixtures for the ML tests: the real models (loaded once per session) and a chat/embeddings stub.
+
+The ONNX export is cached across sessions under ``$BOOKMARKAI_ML_TEST_MODELS`` (its
+key covers the weights and library versions), so only the first run pays for it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from ml_helpers import MLStub
+
+from bookmarkai_ml.config import Settings
+from bookmarkai_ml.providers.embed_local import SentenceTransformerEmbedder
+from bookmarkai_ml.providers.embed_onnx import OnnxEmbedder
+
+MODELS_DIR = Path(os.environ.get("BOOKMARKAI_ML_TEST_MODELS", "/tmp/bookmarkai-ml-test-models"))
+
+
+@pytest.fixture(scope="session")
+def onnx_cache() -> Path:
+    MODELS_DIR.mkdir(parents=True, exist_ok=True)
+    return MODELS_DIR
+
+
+@pytest.fixture(scope="session")
+def onnx_embedder(onnx_cache: Path) -> OnnxEmbedder:
+    return OnnxEmbedder(cache_dir=onnx_cache)
+
+
+@pytest.fixture(scope="session")
+def torch_embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture
+def ml_settings(settings: Settings, onnx_cache: Path) -> Settings:
+    """Test settings on the ONNX path with the shared export cache."""
+    models = settings.models.model_copy(update={"embedder": "onnx", "onnx_cache_dir": onnx_cache})
+    return settings.model_copy(update={"models": models})
+
+
+@pytest.fixture
+def stub() -> Iterator[MLStub]:
+    with MLStub() as server:
+        yield server
