@@ -9,11 +9,14 @@ Content-Length up front *and* counted as bytes arrive, since a server may lie) a
 ``download_timeout_s`` of wall-clock time (checked per chunk; the socket read
 timeout bounds a server that sends nothing). ``Accept-Encoding: identity`` keeps a
 small compressed body from inflating past the cap. ``trust_env=False``: an
-environment proxy would connect somewhere the guard did not check.
+environment proxy would connect somewhere the guard did not check. For https the
+connection goes to the checked IP while TLS SNI and certificate verification use
+the host name (httpcore's ``sni_hostname``).
 """
 
 from __future__ import annotations
 
+import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +54,7 @@ class Downloader:
         store: MediaStore | None = None,
         resolver: Resolver = system_resolver,
         transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self._media = media
         self._store = store
@@ -61,6 +65,10 @@ class Downloader:
             follow_redirects=False,
             trust_env=False,
             transport=transport,
+            verify=verify,
+            # No pooled connections: one pinned to an IP and verified for host A must
+            # never carry a request for host B that happens to share the address.
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
 
     def close(self) -> None:

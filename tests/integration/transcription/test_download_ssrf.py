@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from tx_helpers import LoopbackServer, reply, stream
+from tx_helpers import LoopbackServer, make_tls, reply, stream
 
 from bookmarkai_ml.config import MediaSettings
-from bookmarkai_ml.errors import MediaError, UnsafeURLError
+from bookmarkai_ml.errors import MediaError, RetryableError, UnsafeURLError
 from bookmarkai_ml.media.download import Downloader
 from bookmarkai_ml.media.ssrf import is_public
 
@@ -185,3 +185,29 @@ def test_public_addresses_pass_the_guard() -> None:
     assert is_public(ipaddress.ip_address("93.184.216.34"))
     assert is_public(ipaddress.ip_address("2606:2800:220:1:248:1893:25c8:1946"))
     assert not is_public(ipaddress.ip_address("::ffff:10.0.0.1"))
+
+
+def test_https_connects_to_the_checked_address_and_verifies_the_name(tmp_path: Path) -> None:
+    server_ctx, client_ctx = make_tls(tmp_path, "media.test")
+    origin = LoopbackServer(tls=server_ctx).start()
+    origin.routes["/clip.mp3"] = reply(200, b"tls-bytes")
+    try:
+        dns = {"media.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]}
+        allowed = [f"media.test:{origin.port}", f"other.test:{origin.port}"]
+        settings = MediaSettings(allowed_hosts=allowed)
+        with Downloader(settings, resolver=fake_dns(dns), verify=client_ctx) as dl:
+            got = dl.fetch(f"https://media.test:{origin.port}/clip.mp3", tmp_path / "ok")
+            assert got.path.read_bytes() == b"tls-bytes"
+            # Same address, but the certificate is not for this name: refused.
+            with pytest.raises(RetryableError, match=r"(?i)certificate"):
+                dl.fetch(f"https://other.test:{origin.port}/clip.mp3", tmp_path / "bad")
+    finally:
+        origin.stop()
+    assert origin.hits == ["/clip.mp3"]
+
+
+def test_the_system_resolver_is_checked_too(servers: MakeServer, tmp_path: Path) -> None:
+    canary = servers()
+    with Downloader(MediaSettings()) as dl, pytest.raises(UnsafeURLError):
+        dl.fetch(f"http://localhost:{canary.port}/", tmp_path)
+    assert canary.hits == []
