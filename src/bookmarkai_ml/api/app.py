@@ -22,7 +22,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import Engine
 
 from bookmarkai_ml.api import problems
-from bookmarkai_ml.api.context import ApiContext, BrokerProbe, EmbedderFactory
+from bookmarkai_ml.api.context import (
+    ApiContext,
+    BrokerProbe,
+    EmbedderFactory,
+    Lazy,
+    SearchFactory,
+)
 from bookmarkai_ml.api.httpmetrics import HttpMetricsMiddleware
 from bookmarkai_ml.api.limits import BodyLimitMiddleware
 from bookmarkai_ml.api.ratelimit import RateLimiter
@@ -36,6 +42,7 @@ from bookmarkai_ml.messaging.service import RelayService
 from bookmarkai_ml.observability import tracing
 from bookmarkai_ml.ports import Embedder
 from bookmarkai_ml.services.analytics import Refresher
+from bookmarkai_ml.services.search import build_search
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +137,7 @@ def create_app(
     *,
     engine: Engine | None = None,
     embedder_factory: EmbedderFactory | None = None,
+    search_factory: SearchFactory | None = None,
     broker_probe: BrokerProbe | None = None,
     background: list[BackgroundJob] | None = None,
     tracer_provider: TracerProvider | None = None,
@@ -140,6 +148,8 @@ def create_app(
         engine: share an engine (tests, ``up``); by default one is built from settings.
         embedder_factory: builds the embedder for ``/v1/embeddings`` on first use; by
             default the local model through ``providers.ml_factory``.
+        search_factory: builds the search service on first use; by default
+            ``services.search.build_search`` (query embedders per stored model).
         broker_probe: readiness check of the broker; by default an AMQP probe when
             ``broker_url`` is set.
         background: coroutines run for the app's lifetime; default: analytics refresh
@@ -151,14 +161,20 @@ def create_app(
     engine = engine or make_engine(database_url(settings))
     if broker_probe is None and settings.broker_url:
         broker_probe = AmqpProbe(settings)
+    sessions = make_session_factory(engine)
     ctx = ApiContext(
         settings=settings,
         engine=engine,
-        sessions=make_session_factory(engine),
+        sessions=sessions,
         limiter=RateLimiter(
             per_minute=settings.api.rate_limit_per_minute, burst=settings.api.rate_limit_burst
         ),
-        embedder_factory=embedder_factory or functools.partial(local_embedder, settings),
+        embedder=Lazy(
+            "the embedding model", embedder_factory or functools.partial(local_embedder, settings)
+        ),
+        search=Lazy(
+            "search", search_factory or functools.partial(build_search, settings, sessions)
+        ),
         broker_probe=broker_probe,
     )
     app = FastAPI(

