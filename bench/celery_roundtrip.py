@@ -5,7 +5,9 @@ same quorum queue with the same prefetch. Ours is a Celery worker built from our
 Celery configuration (acks late, prefork, seed prefetch 8 x concurrency 2, seed
 max-tasks-per-child 50) running a no-op task; the baseline is aio-pika with
 ``prefetch_count = 16`` acking each message. Throughput = messages / (first publish ->
-last message handled). Last line: one JSON object with ``ratio``.
+last message handled). ``ratio`` uses the shipped defaults (seed max-tasks-per-child
+50); ``ratio_without_child_recycling`` the same worker without recycling. Last line:
+one JSON object with ``ratio``.
 """
 
 from __future__ import annotations
@@ -34,12 +36,16 @@ QUEUE = "ml.summarize"
 DONE = Path(tempfile.mkdtemp(prefix="bench-celery-")) / "done"
 
 
-def _settings(url: str) -> Settings:
-    return Settings(broker_url=url, environment="test", _env_file=None)  # type: ignore[call-arg]
+def _settings(url: str, max_tasks_per_child: int | None = None) -> Settings:
+    settings = Settings(broker_url=url, environment="test", _env_file=None)  # type: ignore[call-arg]
+    if max_tasks_per_child is not None:
+        worker = settings.worker.model_copy(update={"max_tasks_per_child": max_tasks_per_child})
+        settings = settings.model_copy(update={"worker": worker})
+    return settings
 
 
-def _run_worker(url: str) -> None:
-    settings = _settings(url)
+def _run_worker(url: str, max_tasks_per_child: int | None) -> None:
+    settings = _settings(url, max_tasks_per_child)
     app = make_celery_app(settings, queues=[QUEUE])
 
     @app.task(name="bench.noop", acks_late=True, typing=False)
@@ -87,9 +93,11 @@ async def _consumers(producer: Producer) -> int:
     return int(queue.declaration_result.consumer_count or 0)
 
 
-async def celery_rate(url: str) -> float:
+async def celery_rate(url: str, max_tasks_per_child: int | None = None) -> float:
     DONE.unlink(missing_ok=True)
-    worker = multiprocessing.get_context("fork").Process(target=_run_worker, args=(url,))
+    worker = multiprocessing.get_context("fork").Process(
+        target=_run_worker, args=(url, max_tasks_per_child)
+    )
     worker.start()
     async with Producer.from_settings(_settings(url)) as producer:
         while await _consumers(producer) < 1:
@@ -141,12 +149,18 @@ def main(url: str) -> dict[str, object]:
     asyncio.run(setup(url))
     base = asyncio.run(bare_rate(url))
     mine = asyncio.run(celery_rate(url))
+    # The seed's max_tasks_per_child=50 respawns each child every 50 no-op tasks; this
+    # figure shows Celery's own overhead without that (ML tasks take seconds each,
+    # so there a respawn per 50 tasks costs next to nothing).
+    unrecycled = asyncio.run(celery_rate(url, max_tasks_per_child=1_000_000))
     settings = _settings(url)
     return {
         "bench": "celery_roundtrip",
         "ratio": round(mine / base, 3),
         "ours_msgs_per_s": round(mine),
         "baseline_msgs_per_s": round(base),
+        "ratio_without_child_recycling": round(unrecycled / base, 3),
+        "max_tasks_per_child": settings.worker.max_tasks_per_child,
         "messages": MESSAGES,
         "prefetch": settings.worker.prefetch_multiplier * settings.worker.concurrency,
         "pool": f"{settings.worker.pool}x{settings.worker.concurrency}",

@@ -26,7 +26,7 @@ from bookmarkai_ml.messaging import protocol, topology
 from bookmarkai_ml.messaging.producer import Producer
 from bookmarkai_ml.observability.prometheus import InstrumentedPublisher, ProducerMetrics
 
-MESSAGES = 20_000
+MESSAGES = 10_000
 ROUNDS = 3
 IN_FLIGHT = BrokerSettings().in_flight
 QUEUE = "ml.summarize"

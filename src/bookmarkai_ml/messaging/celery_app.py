@@ -20,6 +20,7 @@ Why each setting:
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from celery import Celery
@@ -118,6 +119,20 @@ def celery_config(settings: Settings, *, queues: list[str] | None = None) -> dic
     }
 
 
+def warm_prefork_children() -> None:
+    """Pay once in the parent what every prefork child would pay when it starts.
+
+    billiard sets each child's parent-death signal through cffi when cffi is loaded
+    (psycopg and cryptography load it): the first ``cdef`` in a process imports
+    pycparser and builds its parser, about 0.2 s. Done in the parent, every child --
+    including those recycled every ``max_tasks_per_child`` tasks -- inherits it.
+    """
+    if "cffi" in sys.modules:
+        import cffi
+
+        cffi.FFI().cdef("int prctl (int __option, ...);")
+
+
 def make_celery_app(settings: Settings, *, queues: list[str] | None = None) -> Celery:
     """The Celery app with every task registered (tasks are thin; see ``workers.tasks``)."""
     from bookmarkai_ml.workers.tasks import register_tasks  # entry point builds inward deps
@@ -125,6 +140,8 @@ def make_celery_app(settings: Settings, *, queues: list[str] | None = None) -> C
     app = Celery("bookmarkai_ml", set_as_current=False)
     app.conf.update(celery_config(settings, queues=queues))
     register_tasks(app, settings, time_limits(settings))
+    if settings.worker.pool == "prefork":
+        warm_prefork_children()
     return app
 
 
