@@ -16,6 +16,7 @@ from bookmarkai_ml.cli import jobs as job_commands
 from bookmarkai_ml.cli import keys as key_commands
 from bookmarkai_ml.cli import messaging as messaging_commands
 from bookmarkai_ml.cli import process as process_commands
+from bookmarkai_ml.cli import search as search_commands
 from bookmarkai_ml.cli import up as up_commands
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ process_commands.register(app)
 job_commands.register(app)
 key_commands.register(app)
 cost_commands.register(app)
+search_commands.register(app)
 messaging_commands.register(app)
 dev_commands.register(app)
 

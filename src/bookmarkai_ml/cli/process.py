@@ -35,7 +35,7 @@ from bookmarkai_ml.db.models import JobStatus
 from bookmarkai_ml.services import enrich, jobs
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".text"})
-TENANT = "cli"
+TENANT = "default"  # the tenant of the CLI and of messages that name none
 
 
 @dataclass(frozen=True, slots=True)
