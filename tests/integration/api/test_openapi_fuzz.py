@@ -25,7 +25,7 @@ from bookmarkai_ml.services.search import SearchService
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES_PER_OPERATION = 8  # 12 operations: under 100 examples in all
+EXAMPLES_PER_OPERATION = 6  # 12 operations: at most 72 examples in all
 
 
 def test_no_server_errors(
