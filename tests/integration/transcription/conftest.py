@@ -140,3 +140,23 @@ def _duration(path: Path) -> float:
         check=True, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     return float(proc.stdout.strip())
+
+
+@pytest.fixture(scope="session")
+def image_png(media_dir: Path) -> Path:
+    out = media_dir / "image.png"
+    _run("ffmpeg", "-nostdin", "-y", "-f", "lavfi", "-i", "color=c=red:s=16x16", "-frames:v", "1",
+         str(out))  # fmt: skip
+    return out
+
+
+@pytest.fixture(scope="session")
+def playlists(media_dir: Path, speech_wav: Path) -> list[Path]:
+    """Containers that point at other files: an ffconcat list and an HLS playlist."""
+    concat = media_dir / "list.ffconcat"
+    concat.write_text(f"ffconcat version 1.0\nfile {speech_wav}\n")
+    hls = media_dir / "list.m3u8"
+    hls.write_text(
+        f"#EXTM3U\n#EXT-X-TARGETDURATION:30\n#EXTINF:30,\nfile://{speech_wav}\n#EXT-X-ENDLIST\n"
+    )
+    return [concat, hls]

@@ -199,6 +199,7 @@ def test_over_long_media_fails_too_long_before_any_spend_or_model(
         ("corrupt_file", "corrupt_media"),
         ("video_only_mp4", "no_audio_stream"),
         ("empty_file", "empty_media"),
+        ("image_png", "unsupported_format"),
     ],
 )
 def test_bad_media_fails_with_its_own_code(
@@ -230,3 +231,14 @@ def test_twelve_minutes_are_two_chunks_cut_at_a_silence(
     assert result.segments[0].start < 5
     assert "fox" in result.text.lower()
     assert "listening" in result.text.lower()
+
+
+def test_playlists_that_point_at_other_files_are_never_followed(
+    build: Build, playlists: list[Path]
+) -> None:
+    service, spy = build()
+    for playlist in playlists:
+        with pytest.raises(MediaError) as exc:
+            service(task(str(playlist)), FakeJobContext())
+        assert exc.value.code in ("corrupt_media", "unsupported_format")
+    assert spy.calls == []
