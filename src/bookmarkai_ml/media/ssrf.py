@@ -12,6 +12,9 @@ IPv6 forms, or written in decimal, octal or hex.
 
 ``allowed_hosts`` (``host`` or ``host:port``) exempts named hosts: for private
 deployments and for tests that need a loopback server.
+
+URLs are parsed with ``httpx.URL``, the parser the download itself uses: a check
+made with one URL parser and a request made with another is a classic SSRF bypass.
 """
 
 from __future__ import annotations
