@@ -8,6 +8,7 @@ here and nowhere else. Keys are relative paths; a key that would escape the stor
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -17,6 +18,11 @@ from bookmarkai_ml.errors import InvalidInputError, MediaError, RetryableError
 from bookmarkai_ml.ports import MediaStore
 
 LOCAL_SCHEME = "local://"
+
+
+def key_part(value: str) -> str:
+    """``value`` made safe as one path segment of a key (ids may contain anything)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", value).strip(".") or "_"
 
 
 def safe_key(key: str) -> str:

@@ -114,8 +114,10 @@ class TranscriptionService:
         """Store fetched media (not media that already came from the store)."""
         if self._store is None or message.media_url.startswith("s3://"):
             return
-        key = f"{message.tenant_id}/{message.share_id}/{ctx.job_id}/source"
-        self._store.put(key, downloaded.path)
+        from bookmarkai_ml.media.storage import key_part
+
+        parts = (message.tenant_id, message.share_id, str(ctx.job_id), "source")
+        self._store.put("/".join(key_part(p) for p in parts), downloaded.path)
 
     def _silent(self, duration: float, transcriber: Transcriber) -> TaskOutcome:
         result = TranscriptResult(
@@ -126,7 +128,9 @@ class TranscriptionService:
             model=transcriber.model,
             provider=transcriber.provider,
         )
-        cost = CostLine(provider=transcriber.provider, model=transcriber.model)
+        cost = CostLine(
+            provider=transcriber.provider, model=transcriber.model, audio_seconds=duration
+        )
         return TaskOutcome(result=result, cost=cost)
 
     def _transcribe(

@@ -8,7 +8,13 @@ import pytest
 
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.errors import InvalidInputError
-from bookmarkai_ml.media.storage import LocalMediaStore, media_store, safe_key, split_s3_uri
+from bookmarkai_ml.media.storage import (
+    LocalMediaStore,
+    key_part,
+    media_store,
+    safe_key,
+    split_s3_uri,
+)
 
 
 def test_put_and_fetch_round_trip(tmp_path: Path) -> None:
@@ -48,3 +54,10 @@ def test_the_default_store_is_the_local_media_dir(tmp_path: Path) -> None:
     store = media_store(Settings(environment="test", data_dir=tmp_path))
     assert isinstance(store, LocalMediaStore)
     assert store.root == tmp_path / "media"
+
+
+def test_ids_become_safe_key_parts() -> None:
+    assert key_part("../../etc") == "_.._etc"
+    assert key_part("..") == "_"
+    assert key_part("share/1 x") == "share_1_x"
+    assert safe_key("/".join(key_part(p) for p in ("t", "..", "a/b"))) == "t/_/a_b"
