@@ -35,9 +35,10 @@ from bookmarkai_ml.api.ratelimit import RateLimiter
 from bookmarkai_ml.api.readiness import BrokerProbe as AmqpProbe
 from bookmarkai_ml.api.routes import analytics, embeddings, health, jobs, metrics, search
 from bookmarkai_ml.api.tracing import TracingMiddleware
-from bookmarkai_ml.config import Settings
+from bookmarkai_ml.config import Environment, Settings
 from bookmarkai_ml.db.engine import database_url, make_engine, make_session_factory
 from bookmarkai_ml.domain.model_selection import LOCAL_MODEL
+from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.messaging.service import RelayService
 from bookmarkai_ml.observability import tracing
 from bookmarkai_ml.ports import Embedder
@@ -156,7 +157,12 @@ def create_app(
             (and the outbox relay when ``outbox.run_in_api`` and a broker are configured).
         tracer_provider: where request spans go; by default the global provider, which
             the lifespan configures from ``telemetry.otlp_endpoint`` when that is set.
+
+    Raises:
+        ConfigurationError: API keys switched off in production.
     """
+    if not settings.api.require_auth and settings.environment is Environment.PRODUCTION:
+        raise ConfigurationError("api.require_auth=false is for development only")
     owns_engine = engine is None
     engine = engine or make_engine(database_url(settings))
     if broker_probe is None and settings.broker_url:

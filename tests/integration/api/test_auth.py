@@ -6,11 +6,12 @@ import httpx
 import pytest
 from api_helpers import MakeKey, bearer
 from fastapi import FastAPI
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from bookmarkai_ml.api import create_app
-from bookmarkai_ml.config import Settings
+from bookmarkai_ml.config import Environment, Settings
 from bookmarkai_ml.db.engine import SessionFactory, transaction
+from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.services import apikeys
 
 pytestmark = pytest.mark.integration
@@ -97,3 +98,31 @@ async def test_burst_over_the_limit_is_429(
             f"{JOBS}/00000000-0000-0000-0000-000000000000", headers=bearer(other)
         )
         assert other_resp.status_code == 404
+
+
+async def test_keys_off_in_development_means_the_default_tenant(
+    api_settings: Settings, clean_db: Engine
+) -> None:
+    open_api = api_settings.model_copy(
+        update={"api": api_settings.api.model_copy(update={"require_auth": False})}
+    )
+    app = create_app(open_api, engine=clean_db, background=[])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
+        job = (await client.post(JOBS, json=BODY)).json()["jobs"][0]
+        assert (await client.get(f"{JOBS}/{job['id']}")).status_code == 200
+    with clean_db.connect() as conn:
+        assert conn.execute(text("SELECT tenant_id FROM ml_jobs")).scalar_one() == "default"
+
+
+def test_keys_cannot_be_switched_off_in_production(
+    api_settings: Settings, clean_db: Engine
+) -> None:
+    prod = api_settings.model_copy(
+        update={
+            "environment": Environment.PRODUCTION,
+            "api": api_settings.api.model_copy(update={"require_auth": False}),
+        }
+    )
+    with pytest.raises(ConfigurationError):
+        create_app(prod, engine=clean_db, background=[])
