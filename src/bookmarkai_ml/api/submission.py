@@ -72,7 +72,15 @@ def plan(body: JobCreate, *, tenant_id: str) -> list[Planned]:
 
 
 def submit(
-    session: Session, planned: list[Planned], *, traceparent: str | None
+    session: Session, body: JobCreate, *, tenant_id: str, traceparent: str | None
 ) -> list[jobs.Submission]:
-    """Submit every planned job in the caller's transaction (all or none)."""
-    return [jobs.submit(session, p.message, then=p.then, traceparent=traceparent) for p in planned]
+    """Plan ``body`` and submit every job in the caller's transaction (all or none).
+
+    Raises:
+        UnsafeURLError: the media URL's scheme is not allowed (nothing is written).
+        DatabaseUnavailableError: the database is unreachable.
+    """
+    return [
+        jobs.submit(session, p.message, then=p.then, traceparent=traceparent)
+        for p in plan(body, tenant_id=tenant_id)
+    ]

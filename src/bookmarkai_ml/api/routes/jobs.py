@@ -12,7 +12,7 @@ from fastapi import APIRouter, Response, status
 from bookmarkai_ml.api.deps import PrincipalDep, SessionDep
 from bookmarkai_ml.api.problems import responses
 from bookmarkai_ml.api.schemas.jobs import JobAccepted, JobCreate, JobPublic, JobsAccepted
-from bookmarkai_ml.api.submission import plan, submit
+from bookmarkai_ml.api.submission import submit
 from bookmarkai_ml.api.tracing import current_traceparent
 from bookmarkai_ml.services import jobs
 
@@ -35,12 +35,9 @@ def create_job(
     principal: PrincipalDep,
 ) -> JobsAccepted:
     """Queue the job(s); an identical earlier submission returns its job with created=false."""
-    planned = plan(body, tenant_id=principal.tenant_id)
-    done = submit(session, planned, traceparent=current_traceparent())
+    done = submit(session, body, tenant_id=principal.tenant_id, traceparent=current_traceparent())
     response.headers["Location"] = f"{router.prefix}/{done[0].job.id}"
-    return JobsAccepted(
-        jobs=[JobAccepted(**JobPublic.of(s.job).model_dump(), created=s.created) for s in done]
-    )
+    return JobsAccepted(jobs=[JobAccepted.of_submission(s) for s in done])
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=responses(409), summary="Job status")

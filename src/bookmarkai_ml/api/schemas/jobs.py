@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from bookmarkai_ml.contracts import EmbedOptions, SummarizeOptions, TranscribeOptions
-from bookmarkai_ml.services.jobs import JobView
+from bookmarkai_ml.services.jobs import JobView, Submission
 
 
 class JobTask(StrEnum):
@@ -146,6 +146,11 @@ class JobPublic(BaseModel):
 
 class JobAccepted(JobPublic):
     created: bool = Field(description="False when an identical job already existed.")
+
+    @classmethod
+    def of_submission(cls, submission: Submission) -> JobAccepted:
+        public = JobPublic.of(submission.job).model_dump()
+        return cls(**public, created=submission.created)
 
 
 class JobsAccepted(BaseModel):
