@@ -9,8 +9,9 @@ inserts the new reservation only if every window still fits.
 Settling (held -> settled, with the cost row) is the job runtime's, in the
 transaction that finishes the job (``workers/finish.py``); this module never writes
 ``ml_costs``. A dead worker's reservation stops counting when it expires
-(``reservation_ttl_s``); ``reap_expired`` marks such rows released. An unreachable
-database raises ``DatabaseUnavailableError``: the check fails closed.
+(``reservation_ttl_s``); each ``reserve`` marks its task's expired rows released,
+and ``reap_expired`` does it for every task. An unreachable database raises
+``DatabaseUnavailableError``: the check fails closed.
 """
 
 from __future__ import annotations
@@ -51,6 +52,10 @@ _INSERT = text(
 _REAP = text(
     "UPDATE ml_budget_reservations SET status = 'released' "
     "WHERE status = 'held' AND expires_at <= clock_timestamp()"
+)
+_REAP_TASK = text(
+    "UPDATE ml_budget_reservations SET status = 'released' "
+    "WHERE task = :task AND status = 'held' AND expires_at <= :now"
 )
 
 
@@ -135,6 +140,7 @@ class BudgetService:
             session.execute(_LOCK, {"task": task})
             session.execute(_DROP_OWN, {"job": job_id})
             now, spend, held = _read(session, task, windows)
+            session.execute(_REAP_TASK, {"task": task, "now": now})  # dead workers' holds
             for window in windows:
                 if not math.state(window, spend, held, now).fits(usd):
                     retry = math.retry_after(window, spend, held, usd, now)

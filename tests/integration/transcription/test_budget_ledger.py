@@ -113,6 +113,17 @@ def test_expired_reservations_stop_counting_and_are_reaped(
             text("UPDATE ml_budget_reservations SET expires_at = now() - interval '1 second'")
         )
     ledger.reserve(job_id=new_job(engine), task="transcribe", usd=Decimal("0.9"))
+    assert held(engine) == Decimal("0.9")  # the reservation marked the dead one released
+    other = new_job(engine)
+    ledger.reserve(job_id=other, task="transcribe", usd=Decimal("0.05"))
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE ml_budget_reservations SET expires_at = now() - interval '1 second' "
+                "WHERE job_id = :id"
+            ),
+            {"id": other},
+        )
     assert ledger.reap_expired() == 1
     assert held(engine) == Decimal("0.9")
 
