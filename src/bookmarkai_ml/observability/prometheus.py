@@ -27,6 +27,7 @@ from typing import Any
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, values
 
+from bookmarkai_ml.contracts import TASK_NAMES
 from bookmarkai_ml.domain.breaker import BreakerState
 from bookmarkai_ml.errors import BrokerUnavailableError, PublishRejectedError
 from bookmarkai_ml.observability import names
@@ -191,6 +192,9 @@ class InstrumentedPublisher:
                 self._m.publish_latency.labels(queue=queue).observe(time.perf_counter() - started)
 
 
+_TASK_TYPES = {name: task.value for task, name in TASK_NAMES.items()}
+
+
 def record_task(report: Any, task: str, duration_s: float, m: Metrics | None = None) -> None:
     """Record one finished delivery from the dict a task returns (or a rejection)."""
     m = m or metrics()
@@ -221,7 +225,9 @@ def connect_celery_signals() -> None:
     def postrun(task_id: str | None = None, task: Any = None, retval: Any = None, **_: Any) -> None:
         began = started.pop(str(task_id), None)
         duration = time.perf_counter() - began if began is not None else 0.0
-        record_task(retval, getattr(task, "name", "unknown"), duration)
+        name = getattr(task, "name", "unknown")
+        # Label by task type (summarize/transcribe/embed), as ml_costs and the alerts do.
+        record_task(retval, _TASK_TYPES.get(name, name), duration)
 
     signals.task_prerun.connect(prerun, weak=False, dispatch_uid="bookmarkai_ml_prerun")
     signals.task_postrun.connect(postrun, weak=False, dispatch_uid="bookmarkai_ml_postrun")

@@ -180,9 +180,9 @@ def test_up_enriches_over_http(stack: dict[str, Any], clean_db: Engine) -> None:
 
     hits = client.get("/api/ml/search", params={"q": "cycling infrastructure in Denmark", "k": 3})
     assert hits.status_code == 200, hits.text
-    assert hits.json()["results"][0]["share_id"] == "article-1"
+    assert hits.json()["hits"][0]["share_id"] == "article-1"
     spoken = client.get("/api/ml/search", params={"q": "worker dies in the middle of a task"})
-    top = spoken.json()["results"][0]
+    top = spoken.json()["hits"][0]
     assert top["share_id"] == "video-1"
     assert top["start_s"] is not None  # points into the audio
 

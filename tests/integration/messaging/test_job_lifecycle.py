@@ -141,10 +141,10 @@ def test_prefork_worker_exports_task_metrics_from_its_children(stack: Stack) -> 
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
             return resp.read().decode()
 
-    line = 'ml_tasks_total{outcome="done",task="summarize_content"} 3.0'
+    line = 'ml_tasks_total{outcome="done",task="summarize"} 3.0'
     stack.wait_for(lambda: line in exported(), timeout=20, what="the task counter")
     assert (
-        'ml_cost_dollars_total{model="noop",provider="test",task="summarize_content"}' in exported()
+        'ml_cost_dollars_total{model="noop",provider="test",task="summarize"}' in exported()
     )
 
 
