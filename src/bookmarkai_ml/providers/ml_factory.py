@@ -33,6 +33,15 @@ def _cached(key: tuple[object, ...], build: Callable[[], object]) -> object:
         return _CACHE[key]
 
 
+def clear_cache() -> None:
+    """Forget every built adapter and close their HTTP clients (tests, settings reload)."""
+    with _LOCK:
+        for item in _CACHE.values():
+            if isinstance(item, OpenAIHTTP):
+                item.close()
+        _CACHE.clear()
+
+
 def api_configured(models: ModelSettings) -> bool:
     """An OpenAI-compatible endpoint is usable: a key is set, or a non-OpenAI base URL."""
     return models.openai_api_key is not None or "api.openai.com" not in models.openai_base_url

@@ -7,10 +7,10 @@ sentence vectors directly. Steps, each cached under ``cache_dir/<key>/``:
    pattern ONNX Runtime's BERT optimizer fuses into ``Attention`` and
    ``EmbedLayerNormalization`` kernels (SDPA exports are not fused);
 2. ``onnxruntime.transformers.optimizer`` fusion (fp32, ``model.fp32.onnx``);
-3. dynamic int8 quantization of the weights (``model.int8.onnx``), skipping the
-   nodes whose quantization costs the most cosine on CPUs without VNNI (measured
-   one node at a time: docs/models.md), then a check on probe sentences: int8 is
-   used only if every probe vector keeps cosine >= ``MIN_COSINE`` to fp32.
+3. dynamic int8 quantization of the weights (``model.int8.onnx``) of the nodes
+   whose quantization costs least cosine (``QUANT_NODES``), then a check on probe
+   texts: int8 is used only if every probe vector keeps cosine >= ``MIN_COSINE``
+   to fp32; otherwise the fused fp32 graph serves.
 
 Concurrent workers serialise on a file lock; files appear by atomic rename.
 """
@@ -31,15 +31,25 @@ import numpy as np
 from bookmarkai_ml.errors import ConfigurationError
 
 MIN_COSINE = 0.99
-#: Nodes left in fp32: the FFN projections and attention blocks whose int8 error is largest.
-QUANT_EXCLUDE = (
-    "/m/encoder/layer.0/output/dense/MatMul",
-    "/m/encoder/layer.1/output/dense/MatMul",
-    "/m/encoder/layer.2/output/dense/MatMul",
-    "/m/encoder/layer.3/intermediate/dense/MatMul",
-    "/m/encoder/layer.4/intermediate/dense/MatMul",
-    "Attention_3",
-    "Attention_4",
+
+
+def _dense(layer: int, part: str) -> str:
+    return f"/m/encoder/layer.{layer}/{part}/dense/MatMul"
+
+
+#: Nodes whose int8 weights cost least cosine (measured one node at a time on a CPU
+#: without VNNI, see docs/models.md): early fused attention blocks, every attention
+#: output projection, and the FFN projections of the first and last layers. The
+#: rest stays fp32; quantizing everything drops short texts to cosine ~0.98.
+QUANT_NODES = (
+    "Attention_0",
+    "Attention_1",
+    "Attention_2",
+    *(_dense(i, "attention/output") for i in range(6)),
+    _dense(0, "intermediate"),
+    _dense(4, "output"),
+    _dense(5, "intermediate"),
+    _dense(5, "output"),
 )
 PROBES = (
     "The city council approved the new budget for public transport on Tuesday.",
@@ -48,6 +58,9 @@ PROBES = (
     "Quantum computers use qubits that can be in superposition.",
     "Best pasta recipe: boil water, add salt, cook for nine minutes, then toss with sauce.",
     "lol this video is hilarious 😂",
+    "ok",
+    "Thanks!",
+    "Best pasta ever #food",
     "The stock market fell sharply after the central bank raised interest rates by half a "
     "percentage point, its largest increase in two decades, surprising many analysts.",
     "Photosynthesis converts light energy into chemical energy stored in glucose.",
@@ -76,7 +89,7 @@ def _key(model_dir: Path) -> str:
     for name in ("config.json", "tokenizer.json", "model.safetensors"):
         f = model_dir / name
         h.update(f"{name}:{f.stat().st_size if f.exists() else -1}".encode())
-    h.update(f"{torch.__version__}/{onnxruntime.__version__}/{QUANT_EXCLUDE}".encode())
+    h.update(f"{torch.__version__}/{onnxruntime.__version__}/{QUANT_NODES}".encode())
     return h.hexdigest()[:16]
 
 
@@ -139,7 +152,7 @@ def _quantize(src: Path, out: Path) -> None:
         str(src),
         str(out),
         op_types_to_quantize=["MatMul", "Attention"],
-        nodes_to_exclude=list(QUANT_EXCLUDE),
+        nodes_to_quantize=list(QUANT_NODES),
         per_channel=True,
         weight_type=QuantType.QUInt8,
         extra_options={"DefaultTensorType": 1},  # fused ops defeat shape inference

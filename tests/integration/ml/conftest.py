@@ -14,6 +14,7 @@ import pytest
 from ml_helpers import MLStub
 
 from bookmarkai_ml.config import Settings
+from bookmarkai_ml.providers import ml_factory
 from bookmarkai_ml.providers.embed_local import SentenceTransformerEmbedder
 from bookmarkai_ml.providers.embed_onnx import OnnxEmbedder
 
@@ -47,3 +48,4 @@ def ml_settings(settings: Settings, onnx_cache: Path) -> Settings:
 def stub() -> Iterator[MLStub]:
     with MLStub() as server:
         yield server
+    ml_factory.clear_cache()  # close the clients built on this stub's URL

@@ -1,0 +1,54 @@
+"""Embedding quality on the real model: paraphrases, and ONNX agreeing with torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bookmarkai_ml.domain.text import split_sentences
+from bookmarkai_ml.providers.embed_local import SentenceTransformerEmbedder
+from bookmarkai_ml.providers.embed_onnx import OnnxEmbedder
+
+pytestmark = pytest.mark.integration
+
+PARAPHRASES = [
+    ("How do I reset my password?", "I forgot my password and need to change it."),
+    ("The cat is sleeping on the sofa.", "A kitten naps on the couch."),
+    ("Stock prices fell sharply today.", "The market dropped a lot this afternoon."),
+    ("This recipe makes a great chocolate cake.", "A delicious chocolate cake recipe."),
+    ("The train to Berlin was delayed by an hour.", "Our Berlin train arrived sixty minutes late."),
+    ("He plays guitar in a rock band.", "He is the guitarist of a rock group."),
+]
+
+
+def cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1)
+
+
+@pytest.mark.parametrize("kind", ["onnx", "torch"])
+def test_paraphrases_score_higher_than_unrelated_pairs(
+    kind: str, onnx_embedder: OnnxEmbedder, torch_embedder: SentenceTransformerEmbedder
+) -> None:
+    embedder = onnx_embedder if kind == "onnx" else torch_embedder
+    left = embedder.embed([a for a, _ in PARAPHRASES])
+    right = embedder.embed([b for _, b in PARAPHRASES])
+    paired = cos(left, right)
+    unrelated = cos(left, np.roll(right, 1, axis=0))
+    assert paired.min() > unrelated.max()
+    assert np.allclose(np.linalg.norm(left, axis=1), 1.0, atol=1e-4)
+
+
+def test_onnx_agrees_with_torch_per_vector(
+    onnx_embedder: OnnxEmbedder, torch_embedder: SentenceTransformerEmbedder
+) -> None:
+    article = (Path(__file__).parents[2] / "data" / "article_1500.txt").read_text()
+    sentences = split_sentences(article)
+    texts = [*sentences, *[" ".join(sentences[i : i + 6]) for i in range(0, len(sentences), 6)]]
+    texts += [a for pair in PARAPHRASES for a in pair] + ["ok", "lol 😂", "Thanks!", article]
+    got = onnx_embedder.embed(texts)
+    want = torch_embedder.embed(texts)
+    agreement = cos(got, want)
+    assert agreement.min() >= 0.99, (agreement.min(), texts[int(agreement.argmin())][:80])
+    assert onnx_embedder.count_tokens(article) == torch_embedder.count_tokens(article)
