@@ -5,9 +5,11 @@ Another tenant's job answers 404, the same as a job that does not exist.
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Body, Response, status
+from fastapi.openapi.models import Example
 
 from bookmarkai_ml.api.deps import PrincipalDep, SessionDep
 from bookmarkai_ml.api.problems import responses
@@ -21,6 +23,27 @@ router = APIRouter(
 )
 
 
+EXAMPLES: dict[str, Example] = {
+    "summarize": {
+        "summary": "Summarize text",
+        "value": {
+            "share_id": "article-1",
+            "task": "summarize",
+            "input": {"text": "Long article text ..."},
+            "options": {"style": "bullets"},
+        },
+    },
+    "enrich-media": {
+        "summary": "Enrich a video: transcribe, then summarize and embed",
+        "value": {
+            "share_id": "video-7",
+            "task": "enrich",
+            "input": {"media_url": "https://cdn.example/talk.mp4"},
+        },
+    },
+}
+
+
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
@@ -29,7 +52,7 @@ router = APIRouter(
     summary="Submit a job (or an enrich chain)",
 )
 def create_job(
-    body: JobCreate,
+    body: Annotated[JobCreate, Body(openapi_examples=EXAMPLES)],
     response: Response,
     session: SessionDep,
     principal: PrincipalDep,
