@@ -143,9 +143,7 @@ def test_prefork_worker_exports_task_metrics_from_its_children(stack: Stack) -> 
 
     line = 'ml_tasks_total{outcome="done",task="summarize"} 3.0'
     stack.wait_for(lambda: line in exported(), timeout=20, what="the task counter")
-    assert (
-        'ml_cost_dollars_total{model="noop",provider="test",task="summarize"}' in exported()
-    )
+    assert 'ml_cost_dollars_total{model="noop",provider="test",task="summarize"}' in exported()
 
 
 def test_a_task_longer_than_its_lease_keeps_it_and_runs_once(stack: Stack) -> None:
