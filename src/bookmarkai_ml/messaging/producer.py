@@ -139,7 +139,12 @@ class Producer:
             BrokerUnavailableError: every reconnect attempt failed (ALERT state).
         """
         await self._ensure_channel()
-        if health_check and self._health_task is None:
+        if health_check:
+            self.start_health_checks()
+
+    def start_health_checks(self) -> None:
+        """Run the periodic health check in the background (connects lazily)."""
+        if self._health_task is None:
             self._health_task = asyncio.create_task(self._health_loop(), name="producer-health")
 
     async def close(self) -> None:

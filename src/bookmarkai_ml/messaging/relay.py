@@ -295,17 +295,24 @@ class OutboxRelay:
             while not self._stop.is_set():
                 self._wake.clear()
                 try:
+                    # Housekeeping first: on a fresh broker it declares the topology
+                    # that the publishes need.
+                    if loop.time() >= next_maintenance:
+                        next_maintenance = loop.time() + self._settings.maintenance_interval_s
+                        await self.maintain()
                     await self.drain()
                     failures = 0
-                    if loop.time() >= next_maintenance:
-                        await self.maintain()
-                        next_maintenance = loop.time() + self._settings.maintenance_interval_s
                     due = await self._in_db(self._next_due)
                 except (BrokerUnavailableError, DatabaseUnavailableError) as exc:
                     failures += 1
                     delay = self._backoff.delay(failures)
                     log.warning("relay round failed (%s); retrying in %.1fs", exc, delay)
                     await asyncio.sleep(delay)
+                    continue
+                except Exception:  # a bug must not stop the relay; rows stay unsent
+                    failures += 1
+                    log.exception("relay round crashed; retrying")
+                    await asyncio.sleep(self._backoff.delay(failures))
                     continue
                 wait = self._settings.poll_interval_s
                 if due is not None:

@@ -18,7 +18,6 @@ from sqlalchemy import Engine
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import QUEUES
 from bookmarkai_ml.db.engine import database_url, make_engine, make_session_factory
-from bookmarkai_ml.errors import BrokerUnavailableError
 from bookmarkai_ml.messaging import dlq
 from bookmarkai_ml.messaging.producer import Producer
 from bookmarkai_ml.messaging.relay import OutboxRelay
@@ -57,12 +56,12 @@ class RelayService:
         self.hooks.queue_depths(await self.producer.queue_depths(list(QUEUES.values())))
 
     async def start(self) -> None:
-        """Connect and declare the topology if the broker is up, then relay in the background."""
-        try:
-            await self.producer.start()
-            await self._ensure_topology()
-        except BrokerUnavailableError as exc:
-            log.warning("broker unavailable at start (%s); the relay keeps retrying", exc)
+        """Start relaying in the background and return at once.
+
+        Nothing here waits for the broker: the relay connects on its first publish and
+        declares the topology in its first housekeeping round, retrying until it can.
+        """
+        self.producer.start_health_checks()
         self.relay.start()
 
     async def stop(self) -> None:

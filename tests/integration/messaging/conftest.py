@@ -59,3 +59,14 @@ def private_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Private
     declare(Settings(broker_url=broker.url, environment="test", _env_file=None))  # type: ignore[call-arg]
     yield broker
     broker.stop()
+
+
+@pytest.fixture
+def empty_vhost_url(amqp_url: str) -> Iterator[str]:
+    """A vhost with nothing declared in it (for start-up declaration tests)."""
+    base = amqp_url.rsplit("/", 1)[0]
+    vhost = f"e_{uuid.uuid4().hex[:10]}"
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    yield f"{base}/{vhost}"
+    rabbitmqctl("delete_vhost", vhost)

@@ -8,7 +8,6 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from bkml_harness import Stack
 from sqlalchemy import Engine, text
 
 from bookmarkai_ml.config import Settings
@@ -101,17 +100,28 @@ def test_runtime_skips_cancelled_and_done_jobs(
         assert conn.execute(text("SELECT count(*) FROM ml_costs")).scalar() == 1
 
 
-async def test_relay_service_embeds_in_a_running_event_loop(stack: Stack) -> None:
-    service = RelayService(stack.settings, engine=stack.engine)
-    await service.start()
+async def test_relay_service_embeds_and_declares_the_topology(
+    clean_db: Engine, sessions: SessionFactory, settings: Settings, empty_vhost_url: str
+) -> None:
+    """Embedded in this loop, on a broker where nothing is declared yet."""
+    service = RelayService(settings.model_copy(update={"broker_url": empty_vhost_url}))
+    await service.start()  # returns at once; connects and declares in the background
     try:
-        await asyncio.to_thread(_submit, stack.sessions)
-        for _ in range(100):
-            depth = (await service.producer.queue_depths(["ml.summarize"]))["ml.summarize"]
+        await asyncio.to_thread(_submit, sessions)
+        depth = 0
+        for _ in range(150):
+            try:
+                depth = (await service.producer.queue_depths(["ml.summarize"]))["ml.summarize"]
+            except Exception:  # the queue is not declared yet
+                depth = 0
             if depth == 1:
                 break
             await asyncio.sleep(0.1)
         assert depth == 1
     finally:
         await service.stop()
-    assert stack.scalar("SELECT count(*) FROM ml_outbox WHERE sent_at IS NULL") == 0
+    assert _outbox_rows(clean_db) == 1
+    with clean_db.connect() as conn:
+        assert (
+            conn.execute(text("SELECT count(*) FROM ml_outbox WHERE sent_at IS NULL")).scalar() == 0
+        )
