@@ -15,6 +15,9 @@ in a worker that consumes that queue, once per process, on first use::
 
     handlers.register(TaskType.SUMMARIZE, _summarizer)
 
+or, without a function, ``register(TaskType.SUMMARIZE, lazy("pkg.module:build_handler"))``.
+The defaults are registered at the bottom of this module, one line per task type.
+
 Extra modules named in ``settings.worker.plugins`` are imported when a worker starts,
 so tests and deployments can register handlers without editing this file.
 """
@@ -43,6 +46,21 @@ def register(task: TaskType | str, factory: HandlerFactory, *, replace: bool = T
     if not replace and task_type in _FACTORIES:
         raise ConfigurationError(f"a handler for {task_type.value} is already registered")
     _FACTORIES[task_type] = factory
+
+
+def lazy(target: str) -> HandlerFactory:
+    """A factory that imports ``"package.module:function"`` only when first built.
+
+    ``function(settings) -> Handler``; the import (and any model loading) happens in
+    the worker process that first runs that task type, never at import time here.
+    """
+    module_name, _, attr = target.partition(":")
+
+    def factory(settings: Settings) -> Handler:
+        build: HandlerFactory = getattr(importlib.import_module(module_name), attr)
+        return build(settings)
+
+    return factory
 
 
 def registered() -> frozenset[TaskType]:
@@ -142,3 +160,11 @@ register(TaskType.TRANSCRIBE, _transcription)
 register(TaskType.SUMMARIZE, _summarization)
 register(TaskType.EMBED, _embedding)
 register_ledger(_budget_ledger)
+
+
+# -- Default handlers: one line per task type, built lazily ----------------------------
+# The services register here once they exist, e.g.
+#   register(TaskType.SUMMARIZE, lazy("bookmarkai_ml.services.summarization:build_handler"))
+#   register(TaskType.TRANSCRIBE, lazy("bookmarkai_ml.services.transcription:build_handler"))
+#   register(TaskType.EMBED, lazy("bookmarkai_ml.services.embedding:build_handler"))
+#   register_ledger(<(settings, session_factory) -> BudgetLedger>)

@@ -73,3 +73,11 @@ def test_seed_positional_arguments_become_kwargs() -> None:
     }
     extra = as_kwargs(TaskType.EMBED, ("s1", "t", {}, "surplus"), {})
     assert extra["_unexpected_positional_args"] == ["surplus"]
+
+
+def test_lazy_factory_imports_on_first_build() -> None:
+    factory = handlers.lazy("bkml_lazy_target_does_not_exist:build")
+    with pytest.raises(ModuleNotFoundError):
+        factory(Settings(_env_file=None))  # type: ignore[call-arg]
+    built = handlers.lazy("bookmarkai_ml.fakes:FakeBudgetLedger")
+    assert built.__name__ == "factory"
