@@ -1,0 +1,138 @@
+"""A database blip while the result is written costs nothing (SPEC §4).
+
+The runtime talks to Postgres through a TCP proxy that this test cuts for a moment
+exactly when the handler returns, i.e. while the finishing transaction runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import Engine, text
+
+from bookmarkai_ml.config import Settings
+from bookmarkai_ml.contracts import SummarizeTask, SummaryResult, TaskType, encode_task
+from bookmarkai_ml.db.engine import SessionFactory, make_engine, make_session_factory, transaction
+from bookmarkai_ml.fakes import FakeBudgetLedger
+from bookmarkai_ml.ports import CostLine, JobContext, TaskOutcome
+from bookmarkai_ml.services import jobs
+from bookmarkai_ml.workers import handlers
+from bookmarkai_ml.workers.runtime import Delivery, Disposition, JobRuntime
+
+pytestmark = pytest.mark.integration
+
+
+class CuttableProxy:
+    """TCP on 127.0.0.1 -> the embedded server's unix socket; ``cut`` drops everything."""
+
+    def __init__(self, unix_path: str) -> None:
+        self._unix_path = unix_path
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._down_until = 0.0
+        self.refused = 0
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if time.monotonic() < self._down_until:
+                client.close()  # the database "is down"
+                self.refused += 1
+                continue
+            server = socket.socket(socket.AF_UNIX)
+            server.connect(self._unix_path)
+            with self._lock:
+                self._open += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+    def cut(self, seconds: float) -> None:
+        self._down_until = time.monotonic() + seconds
+        with self._lock:
+            sockets, self._open = self._open, []
+        for s in sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+@pytest.fixture
+def proxy(pg_url: str) -> Any:
+    parts = urlsplit(pg_url)
+    socket_dir = parse_qs(parts.query)["host"][0]
+    p = CuttableProxy(str(Path(socket_dir) / ".s.PGSQL.5432"))
+    yield p
+    p.close()
+
+
+def test_result_written_once_across_a_database_blip(
+    clean_db: Engine,
+    sessions: SessionFactory,
+    settings: Settings,
+    pg_url: str,
+    proxy: CuttableProxy,
+) -> None:
+    database = urlsplit(pg_url).path
+    via_proxy = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}{database}")
+    calls: list[Any] = []
+
+    def handler(message: Any, ctx: JobContext) -> TaskOutcome:
+        calls.append(ctx.job_id)
+        proxy.cut(1.2)  # the finishing transaction starts right after we return
+        return TaskOutcome(
+            result=SummaryResult(summary="s", model="m", provider="p"),
+            cost=CostLine(provider="p", model="m", usd=Decimal("0.01")),
+        )
+
+    registry = handlers.HandlerRegistry(settings)
+    registry._built[TaskType.SUMMARIZE] = handler
+    runtime = JobRuntime(
+        settings=settings,
+        sessions=make_session_factory(via_proxy),
+        handlers=registry,
+        ledger=FakeBudgetLedger(),
+    )
+    with transaction(sessions) as session:
+        job = jobs.submit(session, SummarizeTask(share_id="blip", content="text")).job
+    with transaction(sessions) as session:
+        payload = jobs.get(session, job.id)
+    message = encode_task(SummarizeTask(share_id="blip", content="text", job_id=payload.id))
+
+    report = runtime.run(TaskType.SUMMARIZE, message, Delivery())
+    via_proxy.dispose()
+
+    assert report.disposition is Disposition.DONE
+    assert calls == [job.id]
+    assert proxy.refused >= 1  # the finishing transaction did meet the outage
+    with clean_db.connect() as conn:
+        assert conn.execute(text("SELECT status FROM ml_jobs")).scalar() == "done"
+        assert conn.execute(text("SELECT count(*) FROM ml_results")).scalar() == 1
+        assert conn.execute(text("SELECT count(*) FROM ml_costs")).scalar() == 1
