@@ -250,9 +250,14 @@ class Producer:
                 await asyncio.gather(probe.close(), return_exceptions=True)
         except (*_CONNECTION_ERRORS, BrokerUnavailableError) as exc:  # type: ignore[misc]
             self._hooks.health_check_failed()
-            async with self._lock:
-                await self._reconnect()
-            raise BrokerUnavailableError(f"health check failed: {exc}") from exc
+            try:
+                async with self._lock:
+                    await self._reconnect()
+            except BrokerUnavailableError as again:
+                raise BrokerUnavailableError(
+                    f"health check failed: {exc}; reconnecting failed: {again}"
+                ) from exc
+            raise BrokerUnavailableError(f"health check failed (reconnected): {exc}") from exc
 
     # -- publishing -------------------------------------------------------------
 
