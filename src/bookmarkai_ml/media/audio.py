@@ -161,15 +161,22 @@ class AudioProcessor:
                 code="too_long",
             )
 
-    def extract(self, src: Path, dest: Path, probe: Probe) -> ExtractedAudio:
+    def extract(
+        self, src: Path, dest: Path, probe: Probe, *, max_s: float | None = None
+    ) -> ExtractedAudio:
         """Decode the first audio stream to loudness-normalised 16 kHz mono WAV at ``dest``.
+
+        At most ``max_s`` seconds (and never more than ``max_duration_s``) are decoded:
+        a container that understates its duration cannot make the job longer, or
+        costlier, than what was checked and reserved.
 
         Raises:
             MediaError: ``corrupt_media`` when decoding fails, ``empty_media`` when
                 it yields no samples.
         """
         m = self._media
-        max_bytes = int((m.max_duration_s + 5) * BYTES_PER_SECOND) + WAV_HEADER_BYTES
+        limit_s = min(m.max_duration_s, max_s if max_s is not None else m.max_duration_s)
+        max_bytes = int((limit_s + 5) * BYTES_PER_SECOND) + WAV_HEADER_BYTES
         af = (
             f"aresample={SAMPLE_RATE},aformat=channel_layouts=mono,"
             f"silencedetect=noise={m.silence_threshold_db:g}dB:d={m.silence_min_s:g},"
@@ -179,7 +186,7 @@ class AudioProcessor:
             [self._ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-v", "info",
              "-protocol_whitelist", "file", "-f", probe.format_name, "-i", f"file:{src}",
              "-map", "0:a:0", "-vn", "-sn", "-dn", "-af", af, "-ar", str(SAMPLE_RATE),
-             "-ac", "1", "-c:a", "pcm_s16le", "-t", f"{m.max_duration_s:g}",
+             "-ac", "1", "-c:a", "pcm_s16le", "-t", f"{limit_s:.3f}",
              "-fs", str(max_bytes), "-f", "wav", "-y", f"file:{dest}"],
             what="ffmpeg",
         )  # fmt: skip

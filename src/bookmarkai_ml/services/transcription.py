@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 
 BYTES_PER_SECOND = 32000  # 16 kHz mono 16-bit, what chunks are uploaded as
 #: The reservation covers the probed duration plus this much, because the decoded
-#: duration (what is billed) can exceed the container's by a few frames of padding;
-#: the settled cost then never exceeds what was reserved.
+#: duration (what is billed) can exceed the container's by a few frames of padding.
+#: Decoding stops there too, so the settled cost never exceeds what was reserved.
 ESTIMATE_MARGIN_S = 1.0
 
 TranscriberFactory = Callable[[], Transcriber]
@@ -98,11 +98,13 @@ class TranscriptionService:
             probe = self._processor.probe(downloaded.path)
             self._processor.check_duration(probe)
             self._keep(downloaded, message, ctx)
-            estimate = self._prices.audio_cost(
-                transcriber.provider, transcriber.model, probe.duration_s + ESTIMATE_MARGIN_S
+            billable_s = probe.duration_s + ESTIMATE_MARGIN_S
+            ctx.reserve(
+                self._prices.audio_cost(transcriber.provider, transcriber.model, billable_s)
             )
-            ctx.reserve(estimate)
-            audio = self._processor.extract(downloaded.path, work / "audio.wav", probe)
+            audio = self._processor.extract(
+                downloaded.path, work / "audio.wav", probe, max_s=billable_s
+            )
             ctx.heartbeat()
             if chunks.is_silent(
                 audio.duration_s, audio.silences, min_speech_s=self._media.min_speech_s
