@@ -45,7 +45,10 @@ def log(message: str) -> None:
 def clustered(rng: np.random.Generator, n: int, centres: np.ndarray, noise: float) -> np.ndarray:
     picks = rng.integers(0, len(centres), size=n)
     vectors = centres[picks] + rng.normal(0, noise, size=(n, DIM)).astype(np.float32)
-    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    result: np.ndarray = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(
+        np.float32
+    )
+    return result
 
 
 def load(engine: Engine, vectors: np.ndarray) -> None:
@@ -56,6 +59,7 @@ def load(engine: Engine, vectors: np.ndarray) -> None:
     raw = engine.raw_connection()
     try:
         conn = raw.driver_connection
+        assert conn is not None
         register_vector(conn)
         cur = conn.cursor()
         cur.execute(f"DROP INDEX IF EXISTS {vector_index.index_name(MODEL, DIM)}")
@@ -101,8 +105,8 @@ def plan(engine: Engine, query: np.ndarray, ef: int) -> str:
         rows = session.execute(
             text("EXPLAIN " + repo.knn_sql(DIM, ["tenant_id = :tenant"])),
             {"model": MODEL, "tenant": TENANT, "query": repo.vector_literal(query), "k": 10},
-        ).scalars()
-        return "\n".join(rows)
+        )
+        return "\n".join(str(r[0]) for r in rows)
 
 
 def main() -> None:

@@ -46,6 +46,7 @@ def ml_settings(settings: Settings, onnx_cache: Path) -> Settings:
 
 @pytest.fixture
 def stub() -> Iterator[MLStub]:
-    with MLStub() as server:
+    server = MLStub()
+    with server:
         yield server
     ml_factory.clear_cache()  # close the clients built on this stub's URL

@@ -24,7 +24,8 @@ PARAPHRASES = [
 
 
 def cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.sum(a * b, axis=1)
+    result: np.ndarray = np.sum(a * b, axis=1)
+    return result
 
 
 @pytest.mark.parametrize("kind", ["onnx", "torch"])

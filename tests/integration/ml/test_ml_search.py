@@ -82,8 +82,8 @@ def test_explain_shows_the_partial_hnsw_index(
         plan = session.execute(
             text("EXPLAIN " + repo.knn_sql(384, ["tenant_id = :tenant"])),
             {"model": MODEL, "tenant": TENANT, "query": repo.vector_literal(vector), "k": 5},
-        ).scalars()
-        lines = "\n".join(plan)
+        )
+        lines = "\n".join(str(p[0]) for p in plan)
     assert vector_index.index_name(MODEL, 384) in lines
     assert "Index Scan" in lines
 
@@ -171,5 +171,5 @@ def test_openai_embeddings_are_priced_and_get_their_own_index(
     assert outcome.cost.usd == token_cost("openai", "text-embedding-3-small", tokens)
     assert ctx.reserved == [outcome.cost.usd]
     with clean_db.connect() as conn:
-        names = conn.execute(text("SELECT indexname FROM pg_indexes")).scalars().all()
+        names = [str(n[0]) for n in conn.execute(text("SELECT indexname FROM pg_indexes"))]
     assert vector_index.index_name("text-embedding-3-small", 1536) in names

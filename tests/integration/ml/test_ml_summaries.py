@@ -6,6 +6,7 @@ import json
 import uuid
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ml_helpers import MLStub, chat_body
@@ -136,7 +137,7 @@ def test_chat_summary_job_writes_cost_rows_from_reported_usage(
         ).one()
         assert status.status == "done", status.error_code
         cost = conn.execute(text("SELECT * FROM ml_costs WHERE job_id = :id"), {"id": job_id}).one()
-        result = conn.execute(
+        result: dict[str, Any] = conn.execute(
             text("SELECT result FROM ml_results WHERE job_id = :id"), {"id": job_id}
         ).scalar_one()
     calls = stub.chat_requests()
