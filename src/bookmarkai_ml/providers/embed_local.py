@@ -54,7 +54,10 @@ def load_sentence_transformer(path: Path) -> Any:
     with _LOAD_LOCK:
         try:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
 
+            # A local load needs no "Loading weights" bar on the operator's terminal.
+            hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
             return SentenceTransformer(str(path), device="cpu", local_files_only=True)
         except (OSError, ValueError) as exc:
             raise ConfigurationError(f"cannot load the embedding model at {path}: {exc}") from exc
