@@ -23,7 +23,7 @@ from bookmarkai_ml.db import vector_index
 from bookmarkai_ml.domain.chunking import Chunk
 from bookmarkai_ml.ports import FloatArray
 
-_ENSURED: set[tuple[str, int]] = set()
+_ENSURED: set[tuple[str, str, int]] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +62,14 @@ def vector_literal(vector: Sequence[float] | FloatArray) -> str:
 
 def ensure_index(session: Session, model: str, dimension: int) -> None:
     """Create the partial HNSW index of (model, dimension) if missing (once per process)."""
-    if (model, dimension) in _ENSURED:
+    key = (str(session.get_bind().engine.url), model, dimension)
+    if key in _ENSURED:
         return
+    # Two workers storing a new model's first vectors at once would race on the
+    # catalog even with IF NOT EXISTS; a transaction-scoped lock serialises them.
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended('ml_emb_index', 0))"))
     session.execute(text(vector_index.create_index_sql(model, dimension)))
-    _ENSURED.add((model, dimension))
+    _ENSURED.add(key)
 
 
 def replace_share(
