@@ -16,7 +16,7 @@ in a worker that consumes that queue, once per process, on first use::
     handlers.register(TaskType.SUMMARIZE, _summarizer)
 
 or, without a function, ``register(TaskType.SUMMARIZE, lazy("pkg.module:build_handler"))``.
-The defaults are registered at the bottom of this module, one line per task type.
+The defaults are registered at the bottom of this module, one entry per task type.
 
 Extra modules named in ``settings.worker.plugins`` are imported when a worker starts,
 so tests and deployments can register handlers without editing this file.
@@ -160,11 +160,3 @@ register(TaskType.TRANSCRIBE, _transcription)
 register(TaskType.SUMMARIZE, _summarization)
 register(TaskType.EMBED, _embedding)
 register_ledger(_budget_ledger)
-
-
-# -- Default handlers: one line per task type, built lazily ----------------------------
-# The services register here once they exist, e.g.
-#   register(TaskType.SUMMARIZE, lazy("bookmarkai_ml.services.summarization:build_handler"))
-#   register(TaskType.TRANSCRIBE, lazy("bookmarkai_ml.services.transcription:build_handler"))
-#   register(TaskType.EMBED, lazy("bookmarkai_ml.services.embedding:build_handler"))
-#   register_ledger(<(settings, session_factory) -> BudgetLedger>)
