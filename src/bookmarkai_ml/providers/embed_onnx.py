@@ -9,8 +9,10 @@ sorted by length so padding stays small. The tokenizer is the model's own
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +28,15 @@ MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length (sentence_bert_config.json
 _LOCK = threading.Lock()
 
 
-def _session(path: Path, threads: int) -> Any:
+def _session(path: Path) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
+    # One thread per run, several runs at once (see ``_Runner``): no barrier waits
+    # between intra-op threads, which stall whenever a sibling process takes a core.
+    options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # Busy-waiting threads steal the CPU from sibling workers on a small machine.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
@@ -42,33 +45,63 @@ def _tokenizer(model_dir: Path, *, truncate: bool = True) -> Any:
     from tokenizers import Tokenizer
 
     tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tok.no_padding()
     if truncate:
         tok.enable_truncation(max_length=MAX_TOKENS)
-        tok.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a vocabulary token
     else:
         tok.no_truncation()
-        tok.no_padding()
     return tok
 
 
 class _Runner:
-    """One ONNX session plus tokenizer; shared per (file, threads) within a process."""
+    """One ONNX session, its tokenizer and a pool of ``threads`` runners; shared per process.
+
+    Texts are tokenized at once, sorted by token count and cut into batches padded
+    only to their own longest text; batches run concurrently on the one session
+    (``InferenceSession.run`` is thread-safe and releases the GIL).
+    """
 
     def __init__(self, model_dir: Path, onnx_path: Path, threads: int) -> None:
         self.tokenizer = _tokenizer(model_dir)
         self.counter = _tokenizer(model_dir, truncate=False)
-        self.session = _session(onnx_path, threads)
+        self.session = _session(onnx_path)
+        self.threads = threads if threads > 0 else (os.cpu_count() or 1)
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
+
+    def _executor(self) -> ThreadPoolExecutor:
+        """The pool of this process: one built before a fork has no threads in the child."""
+        if self._pool is None or self._pool_pid != os.getpid():
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="onnx-embed")
+            self._pool_pid = os.getpid()
+        return self._pool
+
+    def _batch(self, ids: list[list[int]]) -> FloatArray:
+        width = max(len(x) for x in ids)
+        tokens = np.zeros((len(ids), width), dtype=np.int64)
+        mask = np.zeros((len(ids), width), dtype=np.int64)
+        for row, x in enumerate(ids):
+            tokens[row, : len(x)] = x
+            mask[row, : len(x)] = 1
+        feed = {
+            "input_ids": tokens,
+            "attention_mask": mask,
+            "token_type_ids": np.zeros_like(tokens),
+        }
+        return np.asarray(self.session.run(None, feed)[0], dtype=np.float32)
 
     def run(self, texts: Sequence[str], batch_size: int) -> FloatArray:
+        encoded = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
+        order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
+        groups = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
         out = np.zeros((len(texts), LOCAL_DIMENSION), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            encoded = self.tokenizer.encode_batch([texts[i] for i in idx])
-            ids = np.array([e.ids for e in encoded], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            out[idx] = np.asarray(self.session.run(None, feed)[0], dtype=np.float32)
+        batches = [[encoded[i] for i in group] for group in groups]
+        if len(batches) == 1:
+            results = [self._batch(batches[0])]
+        else:
+            results = list(self._executor().map(self._batch, batches))
+        for group, vectors in zip(groups, results, strict=True):
+            out[group] = vectors
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         result: FloatArray = (out / np.maximum(norms, 1e-12)).astype(np.float32)
         return result
@@ -105,7 +138,7 @@ class OnnxEmbedder:
         *,
         cache_dir: Path,
         model_path: Path | None = None,
-        batch_size: int = 32,
+        batch_size: int = 4,
         threads: int = 0,
         quantize: bool = True,
         model: str = LOCAL_MODEL,
