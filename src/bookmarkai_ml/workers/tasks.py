@@ -155,6 +155,9 @@ def _register(app: Celery, task_type: TaskType, holder: RuntimeHolder, limit: in
     app.task(
         run,
         name=TASK_NAMES[task_type],
+        # Not shared: a shared task would be added to every Celery app created later
+        # in this process (tests make several), colliding with that app's own.
+        shared=False,
         bind=True,
         typing=False,  # the contract, not Python's signature check, judges the kwargs
         acks_late=True,

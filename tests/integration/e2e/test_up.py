@@ -82,7 +82,7 @@ def stack(
     with transaction(make_session_factory(clean_db)) as session:
         key = apikeys.create(session, tenant_id="e2e", name="e2e", pepper=settings.secret_key).key
     base = f"http://127.0.0.1:{ports['api']}"
-    client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=120)
     deadline = time.monotonic() + 120
     while True:
         assert proc.poll() is None, (tmp_path / "up.log").read_text()[-3000:]
