@@ -207,6 +207,24 @@ def record_task(report: Any, task: str, duration_s: float, m: Metrics | None = N
         m.cost.labels(task=task, provider=report["provider"], model=report["model"]).inc(
             float(Decimal(report["cost_usd"]))
         )
+        _record_volume(report, task, m)
+
+
+def _record_volume(report: dict[str, Any], task: str, m: Metrics) -> None:
+    """Audio minutes, chunks and tokens of a finished job."""
+    model = report["model"]
+    if report.get("audio_seconds"):
+        m.audio_minutes.labels(provider=report["provider"]).inc(report["audio_seconds"] / 60)
+    chunks = report.get("chunks")
+    if chunks and task == "transcribe":
+        m.transcribe_chunks.inc(chunks)
+    elif chunks and task == "embed":
+        m.embed_chunks.labels(model=model).inc(chunks)
+    for direction in ("input", "output"):
+        if report.get(f"{direction}_tokens"):
+            m.tokens.labels(task=task, model=model, direction=direction).inc(
+                report[f"{direction}_tokens"]
+            )
 
 
 def connect_celery_signals() -> None:

@@ -82,6 +82,7 @@ class Report:
     job_id: UUID | None = None
     reason: str | None = None
     cost: CostLine | None = None
+    chunks: int | None = None  # transcribed or embedded chunks, for the volume metrics
 
 
 class _LeaseLost(ConflictError):
@@ -379,4 +380,11 @@ class JobRuntime:
             return Report(Disposition.REQUEUE, task.value, job_id, str(exc))
         if not finished:
             return Report(Disposition.SKIPPED, task.value, job_id, "lease lost or cancelled")
-        return Report(Disposition.DONE, task.value, job_id, cost=outcome.cost)
+        chunks = getattr(outcome.result, "chunks", None)
+        return Report(
+            Disposition.DONE,
+            task.value,
+            job_id,
+            cost=outcome.cost,
+            chunks=chunks if isinstance(chunks, int) else None,
+        )

@@ -137,6 +137,10 @@ def execute(
         "cost_usd": str(cost.usd) if cost else None,
         "provider": cost.provider if cost else None,
         "model": cost.model if cost else None,
+        "audio_seconds": cost.audio_seconds if cost else 0.0,
+        "input_tokens": cost.input_tokens if cost else 0,
+        "output_tokens": cost.output_tokens if cost else 0,
+        "chunks": report.chunks,
     }
 
 

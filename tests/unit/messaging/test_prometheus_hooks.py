@@ -92,3 +92,20 @@ def test_task_reports_become_outcomes_costs_and_budget_rejections(
         == 0.25
     )
     assert _value(registry, names.BUDGET_REJECTIONS + "_total", task="transcribe_media") == 1
+
+
+def test_finished_jobs_count_audio_minutes_chunks_and_tokens(registry: CollectorRegistry) -> None:
+    m = Metrics(registry)
+    base = {"outcome": "done", "cost_usd": "0", "input_tokens": 0, "output_tokens": 0}
+    spoken = {**base, "provider": "local", "model": "tiny.en", "audio_seconds": 90.0, "chunks": 2}
+    record_task(spoken, "transcribe", 1.0, m)
+    record_task({**base, "provider": "local", "model": "mini", "chunks": 5}, "embed", 0.2, m)
+    chat = {**base, "provider": "openai", "model": "gpt-4o-mini", "input_tokens": 1200}
+    record_task({**chat, "output_tokens": 80}, "summarize", 0.3, m)
+    assert _value(registry, names.AUDIO_MINUTES + "_total", provider="local") == 1.5
+    assert _value(registry, names.TRANSCRIBE_CHUNKS + "_total") == 2
+    assert _value(registry, names.EMBED_CHUNKS + "_total", model="mini") == 5
+    tokens = names.TOKENS + "_total"
+    chat_labels = {"task": "summarize", "model": "gpt-4o-mini"}
+    assert _value(registry, tokens, **chat_labels, direction="input") == 1200
+    assert _value(registry, tokens, **chat_labels, direction="output") == 80
