@@ -14,7 +14,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,22 @@ class Stack:
         # SIGKILL: fast, and exactly the fault the system must absorb anyway.
         for proc in reversed(self.procs):
             self.stop(proc, signal.SIGKILL)
+
+
+@contextmanager
+def fresh_vhost(amqp_url: str, prefix: str, *, declare_topology: bool = True) -> Iterator[str]:
+    """A new vhost next to ``amqp_url``'s (topology declared unless asked not to); deleted after."""
+    base = amqp_url.rsplit("/", 1)[0]
+    vhost = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    rabbitmqctl("add_vhost", vhost)
+    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    url = f"{base}/{vhost}"
+    try:
+        if declare_topology:
+            declare(Settings(broker_url=url, environment="test", _env_file=None))  # type: ignore[call-arg]
+        yield url
+    finally:
+        rabbitmqctl("delete_vhost", vhost)
 
 
 def declare(settings: Settings) -> None:

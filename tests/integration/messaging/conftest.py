@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bkml_harness import PrivateBroker, Stack, declare, make_stack, purge, rabbitmqctl
+from bkml_harness import PrivateBroker, Stack, declare, fresh_vhost, make_stack, purge
 from sqlalchemy import Engine
 
 from bookmarkai_ml.config import Settings
@@ -19,14 +18,8 @@ from bookmarkai_ml.db.engine import SessionFactory
 @pytest.fixture(scope="session")
 def vhost_url(amqp_url: str) -> Iterator[str]:
     """A vhost for the messaging tests alone, its topology declared once."""
-    base = amqp_url.rsplit("/", 1)[0]
-    vhost = f"m_{uuid.uuid4().hex[:10]}"
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    url = f"{base}/{vhost}"
-    declare(Settings(broker_url=url, environment="test", _env_file=None))  # type: ignore[call-arg]
-    yield url
-    rabbitmqctl("delete_vhost", vhost)
+    with fresh_vhost(amqp_url, "m") as url:
+        yield url
 
 
 @pytest.fixture
@@ -64,9 +57,5 @@ def private_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Private
 @pytest.fixture
 def empty_vhost_url(amqp_url: str) -> Iterator[str]:
     """A vhost with nothing declared in it (for start-up declaration tests)."""
-    base = amqp_url.rsplit("/", 1)[0]
-    vhost = f"e_{uuid.uuid4().hex[:10]}"
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    yield f"{base}/{vhost}"
-    rabbitmqctl("delete_vhost", vhost)
+    with fresh_vhost(amqp_url, "e", declare_topology=False) as url:
+        yield url

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from bookmarkai_ml.config import MediaSettings, Settings
+from bookmarkai_ml.config import MediaSettings
 from bookmarkai_ml.contracts import TranscribeOptions, TranscribeTask
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.domain.pricing import audio_cost
@@ -25,7 +25,7 @@ from bookmarkai_ml.services import jobs
 from bookmarkai_ml.services.transcription import ESTIMATE_MARGIN_S
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "messaging"))
-from bkml_harness import Stack, declare, make_stack, purge, rabbitmqctl
+from bkml_harness import Stack, fresh_vhost, make_stack, purge
 from tx_helpers import Sampler
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -33,14 +33,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def tx_vhost(amqp_url: str) -> Iterator[str]:
-    base = amqp_url.rsplit("/", 1)[0]
-    vhost = f"tx_{uuid.uuid4().hex[:10]}"
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    url = f"{base}/{vhost}"
-    declare(Settings(broker_url=url, environment="test", _env_file=None))  # type: ignore[call-arg]
-    yield url
-    rabbitmqctl("delete_vhost", vhost)
+    with fresh_vhost(amqp_url, "tx") as url:
+        yield url
 
 
 @pytest.fixture
