@@ -187,8 +187,15 @@ def test_up_enriches_over_http(stack: dict[str, Any], clean_db: Engine) -> None:
     assert top["start_s"] is not None  # points into the audio
 
     with clean_db.connect() as conn:
-        costs = conn.execute(text("SELECT count(*), count(DISTINCT job_id) FROM ml_costs")).one()
-    assert costs[0] == costs[1] == 5  # one cost row per job: transcribe, 2x summarize, 2x embed
+        costs = conn.execute(
+            text(
+                "SELECT j.task, j.share_id, j.status FROM ml_costs c JOIN ml_jobs j ON j.id = c.job_id"
+            )
+        ).all()
+        all_jobs = conn.execute(text("SELECT task, share_id, status FROM ml_jobs")).all()
+    # One cost row per job: transcribe, then summarize + embed of the video and of the article.
+    assert sorted(costs) == sorted(all_jobs), (costs, all_jobs)
+    assert len(all_jobs) == 5, all_jobs
 
     analytics = client.get("/api/ml/analytics/costs", params={"refresh": "true"}).json()
     assert {row["task"] for row in analytics["performance"]} >= {"transcribe", "summarize", "embed"}
