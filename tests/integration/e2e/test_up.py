@@ -189,7 +189,8 @@ def test_up_enriches_over_http(stack: dict[str, Any], clean_db: Engine) -> None:
     with clean_db.connect() as conn:
         costs = conn.execute(
             text(
-                "SELECT j.task, j.share_id, j.status FROM ml_costs c JOIN ml_jobs j ON j.id = c.job_id"
+                "SELECT j.task, j.share_id, j.status "
+                "FROM ml_costs c JOIN ml_jobs j ON j.id = c.job_id"
             )
         ).all()
         all_jobs = conn.execute(text("SELECT task, share_id, status FROM ml_jobs")).all()
