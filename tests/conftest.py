@@ -14,6 +14,7 @@ import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -91,15 +92,31 @@ def _rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
-@pytest.fixture(scope="session")
-def amqp_url() -> Iterator[str]:
-    if not _port_open(AMQP_HOST, AMQP_PORT):
-        unavailable("RabbitMQ is not listening on 127.0.0.1:5672")
+@contextmanager
+def _fresh_vhost() -> Iterator[str]:
     vhost = f"t_{uuid.uuid4().hex[:12]}"
     _rabbitmqctl("add_vhost", vhost)
     _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    yield f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/{vhost}"
-    _rabbitmqctl("delete_vhost", vhost)
+    try:
+        yield f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/{vhost}"
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    """A vhost shared by the session's tests (messages may outlive a test)."""
+    if not _port_open(AMQP_HOST, AMQP_PORT):
+        unavailable("RabbitMQ is not listening on 127.0.0.1:5672")
+    with _fresh_vhost() as url:
+        yield url
+
+
+@pytest.fixture
+def own_amqp_url(amqp_url: str) -> Iterator[str]:
+    """A vhost for this test alone: nothing another test left queued reaches it."""
+    with _fresh_vhost() as url:
+        yield url
 
 
 @pytest.fixture

@@ -55,13 +55,13 @@ def media_server() -> Iterator[str]:
 
 @pytest.fixture
 def stack(
-    tmp_path: Path, pg_url: str, amqp_url: str, clean_db: Engine, media_server: str
+    tmp_path: Path, pg_url: str, own_amqp_url: str, clean_db: Engine, media_server: str
 ) -> Iterator[dict[str, Any]]:
     ports = {name: _free_port() for name in ("api", "summarize", "transcribe", "embed")}
     env = {
         **os.environ,
         "BOOKMARKAI_ML_DATABASE_URL": pg_url,
-        "BOOKMARKAI_ML_BROKER_URL": amqp_url,
+        "BOOKMARKAI_ML_BROKER_URL": own_amqp_url,
         "BOOKMARKAI_ML_DATA_DIR": str(tmp_path / "data"),
         "BOOKMARKAI_ML_API__PORT": str(ports["api"]),
         "BOOKMARKAI_ML_MEDIA__ALLOWED_HOSTS": f'["{media_server}"]',
