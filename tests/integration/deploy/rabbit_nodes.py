@@ -13,6 +13,8 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -209,3 +211,31 @@ class HAProxy:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
+
+
+HAPROXY_CFG = DEPLOY / "cluster" / "haproxy.cfg"
+_FRONT_BINDS = ("bind :5672", "bind :5671", "bind :15672", "bind :8404")
+_NODE_PORTS = ("5672", "5671", "15672")
+
+
+@contextmanager
+def shipped_haproxy(workdir: Path, *, front: str, backends: dict[str, int]) -> Iterator[int]:
+    """The shipped cluster ``haproxy.cfg`` on loopback; yields the port of ``front``.
+
+    ``front`` is the bind to expose (``"5672"`` or ``"5671"``); the other binds go to free
+    ports. ``backends`` maps ``"rabbitmq1:5672"``-style servers to local ports; every
+    server not named points at a closed port.
+    """
+    ports = {bind: free_port() for bind in _FRONT_BINDS}
+    replacements = {bind: f"bind 127.0.0.1:{port}" for bind, port in ports.items()}
+    for node in ("rabbitmq1", "rabbitmq2", "rabbitmq3"):
+        for port in _NODE_PORTS:
+            target = backends.get(f"{node}:{port}")
+            replacements[f"{node}:{port}"] = f"127.0.0.1:{target if target else 9}"
+    config = rewrite(HAPROXY_CFG.read_text(), replacements, source=HAPROXY_CFG)
+    listen = ports[f"bind :{front}"]
+    haproxy = HAProxy.start(config, workdir, listen_port=listen)
+    try:
+        yield listen
+    finally:
+        haproxy.stop()

@@ -16,12 +16,19 @@ from collections.abc import Iterator
 
 import aio_pika
 import pytest
-from rabbit_nodes import DEPLOY, HAProxy, NodeFactory, RabbitNode, free_port, rewrite, wait_for_port
+from rabbit_nodes import (
+    DEPLOY,
+    NodeFactory,
+    RabbitNode,
+    free_port,
+    rewrite,
+    shipped_haproxy,
+    wait_for_port,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CLUSTER_CONF = DEPLOY / "cluster" / "cluster.conf"
-HAPROXY_CFG = DEPLOY / "cluster" / "haproxy.cfg"
 MESSAGES = 20
 
 
@@ -58,20 +65,11 @@ def cluster(node_factory: NodeFactory) -> list[tuple[RabbitNode, int]]:
 def haproxy_port(
     cluster: list[tuple[RabbitNode, int]], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[int]:
-    front = free_port()
-    replacements = {"bind :5672": f"bind 127.0.0.1:{front}"}
-    for plain in ("bind :5671", "bind :15672", "bind :8404"):
-        replacements[plain] = f"bind 127.0.0.1:{free_port()}"
-    for i, (_, port) in enumerate(cluster, start=1):
-        replacements[f"rabbitmq{i}:5672"] = f"127.0.0.1:{port}"
-        replacements[f"rabbitmq{i}:5671"] = "127.0.0.1:9"  # no TLS listener in this test
-        replacements[f"rabbitmq{i}:15672"] = "127.0.0.1:9"
-    config = rewrite(HAPROXY_CFG.read_text(), replacements, source=HAPROXY_CFG)
-    haproxy = HAProxy.start(config, tmp_path_factory.mktemp("haproxy"), listen_port=front)
-    try:
-        yield front
-    finally:
-        haproxy.stop()
+    backends = {f"rabbitmq{i}:5672": port for i, (_, port) in enumerate(cluster, start=1)}
+    with shipped_haproxy(
+        tmp_path_factory.mktemp("haproxy"), front="5672", backends=backends
+    ) as port:
+        yield port
 
 
 async def test_quorum_queue_survives_losing_a_node_behind_haproxy(

@@ -17,7 +17,7 @@ import aio_pika
 import pytest
 from aiormq.exceptions import AMQPConnectionError
 from kombu.connection import Connection
-from rabbit_nodes import DEPLOY, Certs, HAProxy, NodeFactory, free_port, make_certs, rewrite
+from rabbit_nodes import DEPLOY, Certs, NodeFactory, free_port, make_certs, rewrite, shipped_haproxy
 
 from bookmarkai_ml.config import BrokerSettings, Settings
 from bookmarkai_ml.messaging import tls
@@ -25,7 +25,6 @@ from bookmarkai_ml.messaging import tls
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 TLS_CONF = DEPLOY / "rabbitmq" / "conf.d" / "20-tls.conf"
-HAPROXY_CFG = DEPLOY / "cluster" / "haproxy.cfg"
 
 
 @pytest.fixture(scope="module")
@@ -60,20 +59,11 @@ def tls_port(node_factory: NodeFactory, certs: Certs) -> int:
 @pytest.fixture(scope="module")
 def haproxy_amqps_port(tls_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """The shipped cluster ``haproxy.cfg``, its three nodes pointed at our TLS node."""
-    front = free_port()
-    replacements = {"bind :5671": f"bind 127.0.0.1:{front}"}
-    for plain in ("bind :5672", "bind :15672", "bind :8404"):
-        replacements[plain] = f"bind 127.0.0.1:{free_port()}"
-    for node in ("rabbitmq1", "rabbitmq2", "rabbitmq3"):
-        replacements[f"{node}:5671"] = f"127.0.0.1:{tls_port}"
-        replacements[f"{node}:5672"] = "127.0.0.1:9"  # our node has no plain listener
-        replacements[f"{node}:15672"] = "127.0.0.1:9"
-    config = rewrite(HAPROXY_CFG.read_text(), replacements, source=HAPROXY_CFG)
-    haproxy = HAProxy.start(config, tmp_path_factory.mktemp("haproxy"), listen_port=front)
-    try:
-        yield front
-    finally:
-        haproxy.stop()
+    backends = {f"rabbitmq{i}:5671": tls_port for i in (1, 2, 3)}
+    with shipped_haproxy(
+        tmp_path_factory.mktemp("haproxy"), front="5671", backends=backends
+    ) as port:
+        yield port
 
 
 def _settings(port: int, ca: Path, cert: Path | None, key: Path | None) -> Settings:
