@@ -13,8 +13,8 @@ import os
 import socket
 import subprocess
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -110,6 +110,12 @@ def amqp_url() -> Iterator[str]:
         unavailable("RabbitMQ is not listening on 127.0.0.1:5672")
     with _fresh_vhost() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def vhost_factory(amqp_url: str) -> Callable[[], AbstractContextManager[str]]:
+    """Make more vhosts (``with vhost_factory() as url``), e.g. for module-scoped fixtures."""
+    return _fresh_vhost
 
 
 @pytest.fixture

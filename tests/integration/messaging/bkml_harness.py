@@ -14,8 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,22 +202,6 @@ class Stack:
             self.stop(proc, signal.SIGKILL)
 
 
-@contextmanager
-def fresh_vhost(amqp_url: str, prefix: str, *, declare_topology: bool = True) -> Iterator[str]:
-    """A new vhost next to ``amqp_url``'s (topology declared unless asked not to); deleted after."""
-    base = amqp_url.rsplit("/", 1)[0]
-    vhost = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    rabbitmqctl("add_vhost", vhost)
-    rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    url = f"{base}/{vhost}"
-    try:
-        if declare_topology:
-            declare(Settings(broker_url=url, environment="test", _env_file=None))  # type: ignore[call-arg]
-        yield url
-    finally:
-        rabbitmqctl("delete_vhost", vhost)
-
-
 def declare(settings: Settings) -> None:
     async def main() -> None:
         producer = Producer.from_settings(settings)
@@ -229,6 +212,11 @@ def declare(settings: Settings) -> None:
             await producer.close()
 
     asyncio.run(main())
+
+
+def declare_url(url: str) -> None:
+    """Declare the topology on the broker at ``url``."""
+    declare(Settings(broker_url=url, environment="test", _env_file=None))  # type: ignore[call-arg]
 
 
 def make_stack(

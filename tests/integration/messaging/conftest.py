@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
-from bkml_harness import PrivateBroker, Stack, declare, fresh_vhost, make_stack, purge
+from bkml_harness import PrivateBroker, Stack, declare_url, make_stack, purge
 from sqlalchemy import Engine
 
-from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db.engine import SessionFactory
 
 
 @pytest.fixture(scope="session")
-def vhost_url(amqp_url: str) -> Iterator[str]:
+def vhost_url(vhost_factory: Callable[[], AbstractContextManager[str]]) -> Iterator[str]:
     """A vhost for the messaging tests alone, its topology declared once."""
-    with fresh_vhost(amqp_url, "m") as url:
+    with vhost_factory() as url:
+        declare_url(url)
         yield url
 
 
@@ -49,13 +50,12 @@ def private_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Private
         broker.start()
     except (OSError, subprocess.SubprocessError) as exc:
         unavailable(f"cannot start a private RabbitMQ node: {exc}")
-    declare(Settings(broker_url=broker.url, environment="test", _env_file=None))  # type: ignore[call-arg]
+    declare_url(broker.url)
     yield broker
     broker.stop()
 
 
 @pytest.fixture
-def empty_vhost_url(amqp_url: str) -> Iterator[str]:
+def empty_vhost_url(own_amqp_url: str) -> str:
     """A vhost with nothing declared in it (for start-up declaration tests)."""
-    with fresh_vhost(amqp_url, "e", declare_topology=False) as url:
-        yield url
+    return own_amqp_url

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -25,15 +26,16 @@ from bookmarkai_ml.services import jobs
 from bookmarkai_ml.services.transcription import ESTIMATE_MARGIN_S
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "messaging"))
-from bkml_harness import Stack, fresh_vhost, make_stack, purge
+from bkml_harness import Stack, declare_url, make_stack, purge
 from tx_helpers import Sampler
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def tx_vhost(amqp_url: str) -> Iterator[str]:
-    with fresh_vhost(amqp_url, "tx") as url:
+def tx_vhost(vhost_factory: Callable[[], AbstractContextManager[str]]) -> Iterator[str]:
+    with vhost_factory() as url:
+        declare_url(url)
         yield url
 
 
