@@ -23,10 +23,11 @@ retried message survives a crash. Metrics arrive through ``ProducerHooks``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import ssl
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -349,33 +350,48 @@ class Producer:
 
     # -- topology and inspection ----------------------------------------------------
 
+    @contextlib.asynccontextmanager
+    async def _side_channel(self) -> AsyncIterator[AbstractChannel]:
+        """A short-lived channel for declares and inspection.
+
+        A channel error there (a passive declare of a queue not declared yet) closes
+        that channel only, never the one publishes and confirms are in flight on.
+        """
+        await self._ensure_channel()
+        assert self._connection is not None
+        channel = await self._connection.channel(publisher_confirms=False)
+        try:
+            yield channel
+        finally:
+            if not channel.is_closed:
+                await asyncio.gather(channel.close(), return_exceptions=True)
+
     async def declare_topology(self) -> None:
         """Declare exchanges, task queues and DLQs idempotently (same args as Celery)."""
-        channel = await self._ensure_channel()
-        for spec in topology.EXCHANGES:
-            await channel.declare_exchange(spec.name, spec.type, durable=True)
-        for queue in topology.all_queues(self._broker):
-            declared = await channel.declare_queue(
-                queue.name, durable=True, arguments=cast("Any", queue.arguments)
-            )
-            await declared.bind(queue.exchange, routing_key=queue.routing_key)
+        async with self._side_channel() as channel:
+            for spec in topology.EXCHANGES:
+                await channel.declare_exchange(spec.name, spec.type, durable=True)
+            for queue in topology.all_queues(self._broker):
+                declared = await channel.declare_queue(
+                    queue.name, durable=True, arguments=cast("Any", queue.arguments)
+                )
+                await declared.bind(queue.exchange, routing_key=queue.routing_key)
 
     async def queue_depths(self, names: list[str]) -> dict[str, int]:
         """Ready-message counts by passive declare (for the queue-depth gauge)."""
-        channel = await self._ensure_channel()
         depths: dict[str, int] = {}
-        for name in names:
-            queue = await channel.declare_queue(name, passive=True)
-            result = queue.declaration_result
-            depths[name] = int(result.message_count or 0)
+        async with self._side_channel() as channel:
+            for name in names:
+                queue = await channel.declare_queue(name, passive=True)
+                depths[name] = int(queue.declaration_result.message_count or 0)
         return depths
 
     async def purge(self, names: list[str]) -> None:
         """Drop every ready message of ``names`` (operators and tests)."""
-        channel = await self._ensure_channel()
-        for name in names:
-            queue = await channel.get_queue(name, ensure=False)
-            await queue.purge()
+        async with self._side_channel() as channel:
+            for name in names:
+                queue = await channel.get_queue(name, ensure=False)
+                await queue.purge()
 
     async def get(self, queue: str) -> ReceivedMessage | None:
         """basic.get one message without auto-ack; ``None`` when the queue is empty."""

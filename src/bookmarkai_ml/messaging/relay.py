@@ -104,14 +104,19 @@ class OutboxRelay:
         settings: OutboxSettings,
         hooks: RelayHooks | None = None,
         maintenance: Sequence[Callable[[], Awaitable[None]]] = (),
+        prepare: Callable[[], Awaitable[None]] | None = None,
         listen: bool = True,
     ) -> None:
+        """``prepare`` runs before every drain (e.g. declaring the topology the publishes
+        need); raising ``BrokerUnavailableError`` there backs the round off with no row
+        spent, where a refused publish would count against the row."""
         self._engine = engine
         self._sessions = make_session_factory(engine)
         self._publisher = publisher
         self._settings = settings
         self._hooks = hooks
         self._maintenance = list(maintenance)
+        self._prepare = prepare
         self._listen_enabled = listen
         self._backoff = Backoff(initial=settings.retry_initial_s, maximum=settings.retry_max_s)
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-relay-db")
@@ -295,11 +300,11 @@ class OutboxRelay:
             while not self._stop.is_set():
                 self._wake.clear()
                 try:
-                    # Housekeeping first: on a fresh broker it declares the topology
-                    # that the publishes need.
                     if loop.time() >= next_maintenance:
                         next_maintenance = loop.time() + self._settings.maintenance_interval_s
                         await self.maintain()
+                    if self._prepare is not None:
+                        await self._prepare()
                     await self.drain()
                     failures = 0
                     due = await self._in_db(self._next_due)

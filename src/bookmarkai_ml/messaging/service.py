@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import QUEUES
+from bookmarkai_ml.errors import BrokerUnavailableError
 from bookmarkai_ml.db.engine import database_url, make_engine, make_session_factory
 from bookmarkai_ml.messaging import dlq
 from bookmarkai_ml.messaging.producer import Producer
@@ -41,13 +42,21 @@ class RelayService:
             publisher=InstrumentedPublisher(self.producer),
             settings=settings.outbox,
             hooks=self.hooks,
-            maintenance=[self._ensure_topology, self._archive_dead_letters, self._queue_depths],
+            maintenance=[self._archive_dead_letters, self._queue_depths],
+            prepare=self._ensure_topology,
         )
 
     async def _ensure_topology(self) -> None:
-        if not self._topology_declared:
+        """Declare the topology once per service; until it is, nothing is published."""
+        if self._topology_declared:
+            return
+        try:
             await self.producer.declare_topology()
-            self._topology_declared = True
+        except BrokerUnavailableError:
+            raise
+        except Exception as exc:  # aio-pika's channel and connection errors
+            raise BrokerUnavailableError(f"could not declare the topology: {exc!r}") from exc
+        self._topology_declared = True
 
     async def _archive_dead_letters(self) -> None:
         await dlq.archive(self.producer, self._sessions, on_archived=self.hooks.dead_letter)
@@ -58,8 +67,8 @@ class RelayService:
     async def start(self) -> None:
         """Start relaying in the background and return at once.
 
-        Nothing here waits for the broker: the relay connects on its first publish and
-        declares the topology in its first housekeeping round, retrying until it can.
+        Nothing here waits for the broker: the relay declares the topology before its
+        first drain and backs off until it can.
         """
         self.producer.start_health_checks()
         self.relay.start()
