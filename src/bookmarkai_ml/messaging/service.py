@@ -17,8 +17,8 @@ from sqlalchemy import Engine
 
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import QUEUES
-from bookmarkai_ml.errors import BrokerUnavailableError
 from bookmarkai_ml.db.engine import database_url, make_engine, make_session_factory
+from bookmarkai_ml.errors import BrokerUnavailableError
 from bookmarkai_ml.messaging import dlq
 from bookmarkai_ml.messaging.producer import Producer
 from bookmarkai_ml.messaging.relay import OutboxRelay
