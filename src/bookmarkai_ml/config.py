@@ -55,7 +55,24 @@ class WorkerSettings(BaseModel):
 
     prefetch_multiplier: int = Field(8, description="Default prefetch multiplier (seed).")
     max_tasks_per_child: int = Field(50, description="Recycle a child after N tasks (seed).")
-    transcribe_prefetch_multiplier: int = Field(1, description="Prefetch for ml.transcribe.")
+    summarize_prefetch_multiplier: int | None = Field(
+        None, description="Prefetch for ml.summarize (unset: the default)."
+    )
+    transcribe_prefetch_multiplier: int | None = Field(
+        1, description="Prefetch for ml.transcribe: one long task at a time."
+    )
+    embed_prefetch_multiplier: int | None = Field(
+        None, description="Prefetch for ml.embed (unset: the default)."
+    )
+    summarize_max_tasks_per_child: int | None = Field(
+        None, description="Child recycling for ml.summarize (unset: the default)."
+    )
+    transcribe_max_tasks_per_child: int | None = Field(
+        None, description="Child recycling for ml.transcribe (unset: the default)."
+    )
+    embed_max_tasks_per_child: int | None = Field(
+        None, description="Child recycling for ml.embed (unset: the default)."
+    )
     summarize_time_limit_s: int = Field(600, description="Hard time limit, summarize tasks.")
     transcribe_time_limit_s: int = Field(1500, description="Hard time limit, transcribe tasks.")
     embed_time_limit_s: int = Field(600, description="Hard time limit, embed tasks.")

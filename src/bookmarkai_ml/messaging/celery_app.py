@@ -8,7 +8,7 @@ Why each setting:
 - ``broker_transport_options.confirm_publish``: Celery's own publishes (``send_task``,
   dead-letter copies) wait for publisher confirms.
 - ``worker_prefetch_multiplier`` (seed 8; transcription 1) and
-  ``worker_max_tasks_per_child`` (seed 50). Quorum queues do not support global QoS,
+  ``worker_max_tasks_per_child`` (seed 50), each settable per queue. Quorum queues do not support global QoS,
   so ``worker_detect_quorum_queues`` makes Celery use per-consumer prefetch
   (https://www.rabbitmq.com/docs/quorum-queues#global-qos).
 - Hard time limits per task type must stay below RabbitMQ's ``consumer_timeout``,
@@ -24,6 +24,7 @@ import gc
 import sys
 from typing import Any
 
+import billiard.pool  # type: ignore[import-untyped]
 from celery import Celery, signals
 from kombu import Exchange, Queue  # type: ignore[attr-defined]
 
@@ -32,6 +33,10 @@ from bookmarkai_ml.contracts import QUEUES, TASK_NAMES, TaskType
 from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.messaging import topology
 from bookmarkai_ml.messaging.tls import celery_broker_options
+
+
+#: How often a child at its task limit checks that the parent has its last result.
+RECYCLE_POLL_S = 0.002
 
 
 def time_limits(settings: Settings) -> dict[TaskType, int]:
@@ -55,12 +60,21 @@ def time_limits(settings: Settings) -> dict[TaskType, int]:
     return limits
 
 
-def prefetch_for(settings: Settings, queues: list[str] | None) -> int:
-    """Prefetch multiplier for a worker consuming ``queues`` (the smallest that applies)."""
+def per_queue(settings: Settings, queues: list[str] | None, knob: str) -> int:
+    """``worker.<knob>`` for a worker consuming ``queues``: each queue's own value
+    (``worker.<task>_<knob>``, else the default), the smallest when it consumes several.
+    ``None`` (an app that is not a worker of given queues) gets the default."""
     w = settings.worker
-    if queues and QUEUES[TaskType.TRANSCRIBE] in queues:
-        return min(w.prefetch_multiplier, w.transcribe_prefetch_multiplier)
-    return w.prefetch_multiplier
+    default = int(getattr(w, knob))
+    if not queues:
+        return default
+    tasks = [task for task, queue in QUEUES.items() if queue in queues]
+    return min((getattr(w, f"{task.value}_{knob}") or default for task in tasks), default=default)
+
+
+def prefetch_for(settings: Settings, queues: list[str] | None) -> int:
+    """Prefetch multiplier for a worker consuming ``queues`` (transcription: 1)."""
+    return per_queue(settings, queues, "prefetch_multiplier")
 
 
 def kombu_queues(settings: Settings) -> list[Queue]:
@@ -106,7 +120,7 @@ def celery_config(settings: Settings, *, queues: list[str] | None = None) -> dic
         "task_reject_on_worker_lost": True,
         "task_acks_on_failure_or_timeout": True,
         "worker_prefetch_multiplier": prefetch_for(settings, queues),
-        "worker_max_tasks_per_child": w.max_tasks_per_child,
+        "worker_max_tasks_per_child": per_queue(settings, queues, "max_tasks_per_child"),
         "worker_concurrency": w.concurrency,
         "worker_pool": w.pool,
         "worker_detect_quorum_queues": True,
@@ -134,8 +148,16 @@ def warm_prefork_children() -> None:
     - billiard sets each child's parent-death signal through cffi when cffi is loaded
       (psycopg and cryptography load it); the first ``cdef`` in a process imports
       pycparser and builds its parser (~0.2 s). Done once here, children inherit it.
-    - the parent's heap is frozen before each fork (see ``_freeze_parent_heap``).
+    - the parent's heap is frozen before each fork (see ``_freeze_parent_heap``);
+    - a child at its task limit waits, before exiting, until the parent has counted its
+      last result, polling every 0.1 s (``billiard.pool.Worker._ensure_messages_consumed``).
+      The parent counts it within a millisecond or two, so nearly every recycle slept the
+      whole 0.1 s: half the throughput of a queue of short tasks. Poll every 2 ms, for
+      the same 30 s at most.
     """
+    if hasattr(billiard.pool, "GUARANTEE_MESSAGE_CONSUMPTION_RETRY_INTERVAL"):
+        billiard.pool.GUARANTEE_MESSAGE_CONSUMPTION_RETRY_INTERVAL = RECYCLE_POLL_S
+        billiard.pool.GUARANTEE_MESSAGE_CONSUMPTION_RETRY_LIMIT = int(30 / RECYCLE_POLL_S)
     if "cffi" in sys.modules:
         import cffi  # type: ignore[import-untyped]
 

@@ -8,7 +8,12 @@ from bookmarkai_ml.config import Settings, WorkerSettings
 from bookmarkai_ml.contracts import QUEUES, TASK_NAMES, TaskType
 from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.messaging import topology
-from bookmarkai_ml.messaging.celery_app import celery_config, make_celery_app, prefetch_for
+from bookmarkai_ml.messaging.celery_app import (
+    RECYCLE_POLL_S,
+    celery_config,
+    make_celery_app,
+    prefetch_for,
+)
 
 
 def _settings(**worker: object) -> Settings:
@@ -52,6 +57,28 @@ def test_transcription_workers_prefetch_one() -> None:
     settings = _settings()
     assert prefetch_for(settings, ["ml.transcribe"]) == 1
     assert prefetch_for(settings, ["ml.summarize", "ml.embed"]) == 8
+    assert prefetch_for(settings, ["ml.summarize", "ml.transcribe"]) == 1  # the smallest
+
+
+def test_prefetch_and_recycling_are_set_per_queue() -> None:
+    settings = _settings(embed_prefetch_multiplier=32, embed_max_tasks_per_child=500)
+    embed = celery_config(settings, queues=["ml.embed"])
+    assert (embed["worker_prefetch_multiplier"], embed["worker_max_tasks_per_child"]) == (32, 500)
+    summarize = celery_config(settings, queues=["ml.summarize"])
+    assert summarize["worker_prefetch_multiplier"] == 8
+    assert summarize["worker_max_tasks_per_child"] == 50
+    both = celery_config(settings, queues=["ml.embed", "ml.summarize"])
+    assert (both["worker_prefetch_multiplier"], both["worker_max_tasks_per_child"]) == (8, 50)
+
+
+def test_recycled_children_do_not_sleep_a_tenth_of_a_second() -> None:
+    import billiard.pool
+
+    make_celery_app(_settings(pool="prefork"))
+    assert billiard.pool.GUARANTEE_MESSAGE_CONSUMPTION_RETRY_INTERVAL == RECYCLE_POLL_S
+    # still waits as long as billiard's own 300 x 0.1 s for the parent to catch up
+    limit = billiard.pool.GUARANTEE_MESSAGE_CONSUMPTION_RETRY_LIMIT
+    assert limit * RECYCLE_POLL_S == pytest.approx(30)
 
 
 def test_tasks_get_time_limits_below_the_consumer_timeout() -> None:
