@@ -34,7 +34,6 @@ from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.messaging import topology
 from bookmarkai_ml.messaging.tls import celery_broker_options
 
-
 #: How often a child at its task limit checks that the parent has its last result.
 RECYCLE_POLL_S = 0.002
 
