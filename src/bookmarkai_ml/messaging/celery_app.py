@@ -8,8 +8,9 @@ Why each setting:
 - ``broker_transport_options.confirm_publish``: Celery's own publishes (``send_task``,
   dead-letter copies) wait for publisher confirms.
 - ``worker_prefetch_multiplier`` (seed 8; transcription 1) and
-  ``worker_max_tasks_per_child`` (seed 50), each settable per queue. Quorum queues do not support global QoS,
-  so ``worker_detect_quorum_queues`` makes Celery use per-consumer prefetch
+  ``worker_max_tasks_per_child`` (seed 50), each settable per queue. Quorum queues do
+  not support global QoS, so ``worker_detect_quorum_queues`` makes Celery use per-consumer
+  prefetch
   (https://www.rabbitmq.com/docs/quorum-queues#global-qos).
 - Hard time limits per task type must stay below RabbitMQ's ``consumer_timeout``,
   or the broker closes the channel of a slow task and redelivers it
