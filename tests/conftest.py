@@ -28,6 +28,10 @@ from bookmarkai_ml.db.engine import SessionFactory, make_engine, make_session_fa
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_PGDATA = Path(os.environ.get("BOOKMARKAI_ML_TEST_PGDATA", "/tmp/bookmarkai-ml-test"))
 AMQP_HOST, AMQP_PORT = "127.0.0.1", 5672
+#: One ONNX embedder export for the whole run and every process a test starts (the key
+#: covers weights and library versions, so it is reused across runs), not one per data dir.
+ONNX_CACHE = Path(os.environ.get("BOOKMARKAI_ML_TEST_MODELS", "/tmp/bookmarkai-ml-test-models"))
+os.environ.setdefault("BOOKMARKAI_ML_MODELS__ONNX_CACHE_DIR", str(ONNX_CACHE))
 
 
 def unavailable(reason: str) -> None:

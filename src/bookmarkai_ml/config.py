@@ -140,7 +140,7 @@ class ModelSettings(BaseModel):
 
     summarizer: str = Field("extractive", description="extractive | openai | llamacpp.")
     transcriber: str = Field("local", description="local | openai.")
-    embedder: str = Field("local", description="local | onnx | openai | auto.")
+    embedder: str = Field("onnx", description="onnx | local (torch) | openai | auto.")
     whisper_model_path: Path | None = Field(
         None, description="CTranslate2 Whisper model dir; unset = bundled tiny.en."
     )

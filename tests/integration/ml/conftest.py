@@ -1,7 +1,8 @@
 """Fixtures for the ML tests: the real models (loaded once per session) and a chat/embeddings stub.
 
-The ONNX export is cached across sessions under ``$BOOKMARKAI_ML_TEST_MODELS`` (its
-key covers the weights and library versions), so only the first run pays for it.
+The ONNX export is cached across sessions in the directory the root conftest names in
+``BOOKMARKAI_ML_MODELS__ONNX_CACHE_DIR`` (its key covers the weights and library
+versions), so only the first run pays for it.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ from bookmarkai_ml.providers import ml_factory
 from bookmarkai_ml.providers.embed_local import SentenceTransformerEmbedder
 from bookmarkai_ml.providers.embed_onnx import OnnxEmbedder
 
-MODELS_DIR = Path(os.environ.get("BOOKMARKAI_ML_TEST_MODELS", "/tmp/bookmarkai-ml-test-models"))
-
 
 @pytest.fixture(scope="session")
 def onnx_cache() -> Path:
-    MODELS_DIR.mkdir(parents=True, exist_ok=True)
-    return MODELS_DIR
+    cache = Path(os.environ["BOOKMARKAI_ML_MODELS__ONNX_CACHE_DIR"])
+    cache.mkdir(parents=True, exist_ok=True)
+    return cache
 
 
 @pytest.fixture(scope="session")

@@ -41,6 +41,15 @@ def test_paraphrases_score_higher_than_unrelated_pairs(
     assert np.allclose(np.linalg.norm(left, axis=1), 1.0, atol=1e-4)
 
 
+def test_a_text_embeds_the_same_in_any_company(onnx_embedder: OnnxEmbedder) -> None:
+    """int8 activations are scaled per input: batch-mates and padding must not leak in."""
+    texts = [a for pair in PARAPHRASES for a in pair] + ["ok", "a much longer text " * 30]
+    together = onnx_embedder.embed(texts)
+    alone = np.stack([onnx_embedder.embed([text])[0] for text in texts])
+    np.testing.assert_array_equal(together, alone)
+    np.testing.assert_array_equal(onnx_embedder.embed(texts[::-1]), together[::-1])
+
+
 def test_onnx_agrees_with_torch_per_vector(
     onnx_embedder: OnnxEmbedder, torch_embedder: SentenceTransformerEmbedder
 ) -> None:
