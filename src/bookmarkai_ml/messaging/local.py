@@ -70,7 +70,11 @@ class LocalBroker:
         self._runtime = runtime
         self._publisher = LocalPublisher()
         self._relay = OutboxRelay(
-            engine=engine, publisher=self._publisher, settings=settings.outbox, listen=False
+            engine=engine,
+            publisher=self._publisher,
+            settings=settings.outbox,
+            max_attempts=settings.worker.max_retries + 1,
+            listen=False,
         )
         self._delivery_limit = settings.broker.delivery_limit
 

@@ -105,11 +105,13 @@ class OutboxRelay:
         hooks: RelayHooks | None = None,
         maintenance: Sequence[Callable[[], Awaitable[None]]] = (),
         prepare: Callable[[], Awaitable[None]] | None = None,
+        max_attempts: int = 6,
         listen: bool = True,
     ) -> None:
         """``prepare`` runs before every drain (e.g. declaring the topology the publishes
         need); raising ``BrokerUnavailableError`` there backs the round off with no row
-        spent, where a refused publish would count against the row."""
+        spent, where a refused publish would count against the row. A job whose lease
+        expired is requeued until ``max_attempts`` runs have started, then failed."""
         self._engine = engine
         self._sessions = make_session_factory(engine)
         self._publisher = publisher
@@ -117,6 +119,7 @@ class OutboxRelay:
         self._hooks = hooks
         self._maintenance = list(maintenance)
         self._prepare = prepare
+        self._max_attempts = max_attempts
         self._listen_enabled = listen
         self._backoff = Backoff(initial=settings.retry_initial_s, maximum=settings.retry_max_s)
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-relay-db")
@@ -242,10 +245,20 @@ class OutboxRelay:
     def _requeue_expired_leases(self) -> int:
         with self._sessions() as session, session.begin():
             ids: list[UUID] = list(session.execute(_STALE_LEASES).scalars())
-            for job_id in ids:
-                jobs.requeue(session, session.get_one(Job, job_id), reset_attempts=False)
+            failed = [
+                job_id
+                for job_id in ids
+                if not jobs.expire_lease(
+                    session, session.get_one(Job, job_id), max_attempts=self._max_attempts
+                )
+            ]
         if ids:
-            log.warning("requeued %d jobs whose worker lease expired", len(ids))
+            log.warning(
+                "%d jobs' worker leases expired: %d requeued, %d out of attempts (failed)",
+                len(ids),
+                len(ids) - len(failed),
+                len(failed),
+            )
         return len(ids)
 
     def _backlog(self) -> tuple[int, float]:

@@ -44,6 +44,7 @@ class RelayService:
             hooks=self.hooks,
             maintenance=[self._archive_dead_letters, self._queue_depths],
             prepare=self._ensure_topology,
+            max_attempts=settings.worker.max_retries + 1,
         )
 
     async def _ensure_topology(self) -> None:

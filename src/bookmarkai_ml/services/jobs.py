@@ -301,6 +301,31 @@ def retry(session: Session, job_id: UUID, *, tenant_id: str | None = None) -> Jo
         return _view(session, job_id)
 
 
+def expire_lease(session: Session, job: Job, *, max_attempts: int) -> bool:
+    """A running job whose worker stopped renewing its lease: requeue it, or fail it once
+    ``max_attempts`` runs have started (each killed, e.g. at its hard time limit, or OOM).
+
+    Returns whether the job was requeued.
+    """
+    if job.attempts < max_attempts:
+        requeue(session, job, reset_attempts=False)
+        return True
+    session.execute(
+        update(Job)
+        .where(Job.id == job.id)
+        .values(
+            status=JobStatus.FAILED,
+            error_code="attempts_exhausted",
+            error_message=f"{job.attempts} runs ended with no result (worker killed each time)",
+            lease_owner=None,
+            lease_expires_at=None,
+            finished_at=func.now(),
+            updated_at=func.now(),
+        )
+    )
+    return False
+
+
 def requeue(
     session: Session, job: Job, *, delay_s: float = 0.0, reset_attempts: bool = True
 ) -> None:

@@ -187,11 +187,15 @@ class JobRuntime:
         sessions: SessionFactory,
         handlers: HandlerRegistry,
         ledger: BudgetLedger,
+        time_limit_errors: tuple[type[BaseException], ...] = (),
     ) -> None:
+        """``time_limit_errors``: what the pool raises in a task at its soft time limit
+        (Celery's ``SoftTimeLimitExceeded``); such a job fails with ``time_limit``."""
         self.settings = settings
         self.sessions = sessions
         self.handlers = handlers
         self.ledger = ledger
+        self._time_limit_errors = time_limit_errors
         self._retry_backoff = Backoff(
             initial=1.0, maximum=float(settings.worker.retry_backoff_max_s)
         )
@@ -356,6 +360,11 @@ class JobRuntime:
                 return Report(Disposition.FAILED, task.value, job_id, exc.message)
             self._retry_later(job_id, attempts, exc, owner)
             return Report(Disposition.RETRIED, task.value, job_id, exc.message)
+        except self._time_limit_errors:
+            self._release_budget(ctx)
+            reason = f"stopped at the {task.value} soft time limit"
+            self._end(job_id, "failed", owner=owner, code="time_limit", message=reason)
+            return Report(Disposition.FAILED, task.value, job_id, reason)
         except Exception as exc:  # a crash or a poison message; bounded by the delivery limit
             self._release_budget(ctx)
             reason = f"{type(exc).__name__}: {exc}"

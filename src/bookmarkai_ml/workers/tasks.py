@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from celery import Celery, Task
-from celery.exceptions import Reject
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import QUEUES, TASK_NAMES, TaskType
@@ -56,6 +56,7 @@ class RuntimeHolder:
                     sessions=sessions,
                     handlers=handlers.HandlerRegistry(self._settings),
                     ledger=handlers.build_ledger(self._settings, sessions),
+                    time_limit_errors=(SoftTimeLimitExceeded,),
                 )
                 self._pid = os.getpid()
             return self._runtime

@@ -5,6 +5,7 @@ every scenario:
 
 - ``ok ...``: succeed at once;
 - ``sleep:S ...``: write ``<markers>/<job_id>.started``, sleep S seconds, succeed;
+- ``stubborn:S ...``: sleep S seconds swallowing the soft time limit, succeed;
 - ``boom ...``: raise ``RuntimeError`` (a poison message) until ``<markers>/fixed`` exists;
 - ``retry:N ...``: raise ``ProviderUnavailableError`` on the first N attempts;
 - ``permanent ...``: raise ``MediaError``;
@@ -15,6 +16,7 @@ Every run appends the job id to ``<markers>/runs.log`` (to count handler executi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from datetime import UTC, datetime, timedelta
@@ -51,6 +53,12 @@ def summarize(message: Any, ctx: JobContext) -> TaskOutcome:
     if head.startswith("sleep:"):
         (MARKERS / f"{ctx.job_id}.started").write_text(str(os.getpid()))
         time.sleep(float(head.split(":", 1)[1]))
+    elif head.startswith("stubborn:"):
+        until = time.monotonic() + float(head.split(":", 1)[1])
+        while time.monotonic() < until:
+            # SoftTimeLimitExceeded is swallowed, as stuck native code would ignore it
+            with contextlib.suppress(Exception):
+                time.sleep(max(0.0, until - time.monotonic()))
     elif head == "boom" and not (MARKERS / "fixed").exists():
         raise RuntimeError("boom: this message always crashes its handler")
     elif head.startswith("retry:") and _count(ctx.job_id, "attempt") <= int(head.split(":")[1]):
