@@ -97,19 +97,28 @@ def test_5000_jobs_survive_a_broker_restart_mid_stream(
     assert len(set(stack.runs())) == 5000
 
 
-def test_relay_killed_between_commit_and_publish(private_stack: Stack) -> None:
+def test_relay_killed_between_commit_and_publish(
+    private_stack: Stack, private_broker: PrivateBroker
+) -> None:
     stack = private_stack
     env = {**stack.env, "BOOKMARKAI_ML_OUTBOX__BATCH_SIZE": "10"}
     _submit_batches(stack, 400, 100, pause_at=-1, hook=None)  # committed, nothing published
-    relay = stack.start_relay(env=env)
-    stack.wait_for(
-        lambda: stack.scalar("SELECT count(*) FROM ml_outbox WHERE sent_at IS NOT NULL") > 0,
-        timeout=60,
-        what="the relay to start publishing",
-    )
-    stack.stop(relay, signal.SIGKILL)
-    unsent = stack.scalar("SELECT count(*) FROM ml_outbox WHERE sent_at IS NULL")
-    assert unsent > 0, "the relay finished before it could be killed"
+    # The queue takes 100 messages and refuses the rest (x-overflow reject-publish), so
+    # the relay is stopped mid-stream, rows sent and rows not, whatever its speed.
+    cap = '{"max-length": 100}'
+    private_broker.ctl("set_policy", "cap", r"^ml\.summarize$", cap, "--apply-to", "queues")
+    try:
+        relay = stack.start_relay(env=env)
+        stack.wait_for(
+            lambda: stack.scalar("SELECT count(*) FROM ml_outbox WHERE sent_at IS NOT NULL")
+            >= 100,
+            timeout=60,
+            what="the relay to fill the capped queue",
+        )
+        stack.stop(relay, signal.SIGKILL)
+    finally:
+        private_broker.ctl("clear_policy", "cap")
+    assert stack.scalar("SELECT count(*) FROM ml_outbox WHERE sent_at IS NULL") > 0
     stack.start_worker(concurrency=2)
     stack.start_relay(env=env)
     stack.wait_for(
