@@ -109,9 +109,9 @@ def test_relay_killed_between_commit_and_publish(
     private_broker.ctl("set_policy", "cap", r"^ml\.summarize$", cap, "--apply-to", "queues")
     try:
         relay = stack.start_relay(env=env)
+        sent = "SELECT count(*) FROM ml_outbox WHERE sent_at IS NOT NULL"
         stack.wait_for(
-            lambda: stack.scalar("SELECT count(*) FROM ml_outbox WHERE sent_at IS NOT NULL")
-            >= 100,
+            lambda: stack.scalar(sent) >= 100,
             timeout=60,
             what="the relay to fill the capped queue",
         )
