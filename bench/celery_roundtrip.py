@@ -6,8 +6,10 @@ Celery configuration (acks late, prefork, seed prefetch 8 x concurrency 2, seed
 max-tasks-per-child 50) running a no-op task; the baseline is aio-pika with
 ``prefetch_count = 16`` acking each message. Throughput = messages / (first message
 handled -> last message handled). ``ratio`` uses the shipped defaults (prefork x2, seed
-max-tasks-per-child 50); ``ratio_threads_pool`` the same settings on the threads pool. Last line:
-one JSON object with ``ratio``.
+max-tasks-per-child 50); ``ratio_threads_pool`` the same settings on the threads pool. Each
+side runs ``ROUNDS`` times, interleaved, and its best round counts: on a shared machine other
+work only ever slows a round (single rounds of this length varied by 1.7x). Last line: one
+JSON object with ``ratio``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from bookmarkai_ml.messaging.celery_app import make_celery_app
 from bookmarkai_ml.messaging.producer import Producer
 
 MESSAGES = 4_000
+ROUNDS = 3
 QUEUE = "ml.summarize"
 MARKS = Path(tempfile.mkdtemp(prefix="bench-celery-"))
 
@@ -142,22 +145,25 @@ async def setup(url: str) -> None:
         await producer.declare_topology()
 
 
-def main(url: str) -> dict[str, object]:
+def main(url: str, rounds: int = ROUNDS) -> dict[str, object]:
     asyncio.run(setup(url))
-    base = asyncio.run(bare_rate(url))
-    mine = celery_rate(url)
-    # The same configuration on Celery's threads pool: what prefork's per-task IPC
-    # (parent -> child pipe -> parent, then the ack) costs a no-op task here.
-    threads = celery_rate(url, pool="threads")
+    best = {"base": 0.0, "prefork": 0.0, "threads": 0.0}
+    for _ in range(rounds):  # interleaved; the best of each, as other load only slows
+        best["base"] = max(best["base"], asyncio.run(bare_rate(url)))
+        best["prefork"] = max(best["prefork"], celery_rate(url))
+        # The same configuration on Celery's threads pool: what prefork's per-task IPC
+        # (parent -> child pipe -> parent, then the ack) costs a no-op task here.
+        best["threads"] = max(best["threads"], celery_rate(url, pool="threads"))
     settings = _settings(url)
     return {
         "bench": "celery_roundtrip",
-        "ratio": round(mine / base, 3),
-        "ours_msgs_per_s": round(mine),
-        "baseline_msgs_per_s": round(base),
-        "ratio_threads_pool": round(threads / base, 3),
+        "ratio": round(best["prefork"] / best["base"], 3),
+        "ours_msgs_per_s": round(best["prefork"]),
+        "baseline_msgs_per_s": round(best["base"]),
+        "ratio_threads_pool": round(best["threads"] / best["base"], 3),
         "max_tasks_per_child": settings.worker.max_tasks_per_child,
         "messages": MESSAGES,
+        "rounds": rounds,
         "prefetch": settings.worker.prefetch_multiplier * settings.worker.concurrency,
         "pool": f"{settings.worker.pool}x{settings.worker.concurrency}",
     }

@@ -24,15 +24,33 @@ def vhost_url(vhost_factory: Callable[[], AbstractContextManager[str]]) -> Itera
 
 
 @pytest.fixture
-def stack(
+def stack_with(
     clean_db: Engine, sessions: SessionFactory, pg_url: str, vhost_url: str, tmp_path: Path
-) -> Iterator[Stack]:
-    s = make_stack(
-        engine=clean_db, sessions=sessions, pg_url=pg_url, broker_url=vhost_url, tmp=tmp_path
-    )
-    purge(s.settings)
-    yield s
-    s.stop_all()
+) -> Iterator[Callable[[dict[str, str]], Stack]]:
+    """Makes the test's stack with extra settings (env vars); stops its processes after."""
+    made: list[Stack] = []
+
+    def make(extra: dict[str, str]) -> Stack:
+        s = make_stack(
+            engine=clean_db,
+            sessions=sessions,
+            pg_url=pg_url,
+            broker_url=vhost_url,
+            tmp=tmp_path,
+            extra=extra,
+        )
+        purge(s.settings)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.stop_all()
+
+
+@pytest.fixture
+def stack(stack_with: Callable[[dict[str, str]], Stack]) -> Stack:
+    return stack_with({})
 
 
 def unavailable(reason: str) -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import signal
 import threading
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from uuid import UUID
 
 import pytest
-from bkml_harness import Stack, free_port, make_stack, purge
-from sqlalchemy import Engine, text
+from bkml_harness import Stack, free_port
+from sqlalchemy import text
 
 from bookmarkai_ml.contracts import SummarizeTask
 from bookmarkai_ml.db.engine import SessionFactory, transaction
@@ -157,53 +156,32 @@ def test_a_task_longer_than_its_lease_keeps_it_and_runs_once(stack: Stack) -> No
     assert stack.runs().count(str(job)) == 1
 
 
-@pytest.fixture
-def limited(
-    clean_db: Engine, sessions: SessionFactory, pg_url: str, vhost_url: str, tmp_path: Path
-) -> Iterator[Stack]:
-    """Summarize tasks limited to 3 s (soft limit 1 s), a job to 2 attempts."""
-    stack = make_stack(
-        engine=clean_db,
-        sessions=sessions,
-        pg_url=pg_url,
-        broker_url=vhost_url,
-        tmp=tmp_path,
-        extra={
-            "BOOKMARKAI_ML_WORKER__SUMMARIZE_TIME_LIMIT_S": "3",
+@pytest.mark.parametrize(
+    ("script", "code", "runs"),
+    [
+        # interrupted at the soft limit: failed at once, never redelivered
+        ("sleep:60 never finishes in time", "time_limit", 1),
+        # ignores the soft limit: killed at the hard one, requeued once its lease expires,
+        # failed when its attempts (max_retries 1 -> 2 runs) are spent
+        ("stubborn:60 ignores its soft limit", "attempts_exhausted", 2),
+    ],
+)
+def test_a_task_past_its_time_limit_ends_failed_and_the_worker_goes_on(
+    stack_with: Callable[[dict[str, str]], Stack], script: str, code: str, runs: int
+) -> None:
+    stack = stack_with(
+        {
+            "BOOKMARKAI_ML_WORKER__SUMMARIZE_TIME_LIMIT_S": "3",  # soft limit: 1 s
             "BOOKMARKAI_ML_WORKER__LEASE_S": "2",
             "BOOKMARKAI_ML_WORKER__MAX_RETRIES": "1",
-        },
+        }
     )
-    purge(stack.settings)
-    try:
-        yield stack
-    finally:
-        stack.stop_all()
-
-
-def test_a_task_past_its_soft_time_limit_fails_once_and_the_worker_goes_on(
-    limited: Stack,
-) -> None:
-    limited.start_relay()
-    limited.start_worker(concurrency=1)
-    slow = limited.submit("sleep:60 never finishes in time")
-    assert limited.wait_status([slow], ("failed",), timeout=60)[slow] == "failed"
-    code = limited.scalar("SELECT error_code FROM ml_jobs WHERE id = :j", j=slow)
-    assert code == "time_limit"
-    after = limited.submit("ok served after the timeout")
-    limited.wait_status([after], timeout=60)
-    assert limited.runs().count(str(slow)) == 1  # not redelivered
-    assert limited.scalar("SELECT count(*) FROM ml_results WHERE job_id = :j", j=slow) == 0
-
-
-def test_a_task_killed_at_its_hard_limit_ends_failed_after_its_attempts(limited: Stack) -> None:
-    """The hard limit kills the child; the lease sweeper requeues; the attempts run out."""
-    limited.start_relay()
-    limited.start_worker(concurrency=1)
-    stuck = limited.submit("stubborn:60 ignores its soft limit")
-    assert limited.wait_status([stuck], ("failed",), timeout=120)[stuck] == "failed"
-    code = limited.scalar("SELECT error_code FROM ml_jobs WHERE id = :j", j=stuck)
-    assert code == "attempts_exhausted"
-    assert limited.runs().count(str(stuck)) == 2  # max_retries 1: two runs, both killed
-    after = limited.submit("ok served after the kills")
-    limited.wait_status([after], timeout=60)
+    stack.start_relay()
+    stack.start_worker(concurrency=1)
+    job = stack.submit(script)
+    assert stack.wait_status([job], ("failed",), timeout=120)[job] == "failed"
+    assert stack.scalar("SELECT error_code FROM ml_jobs WHERE id = :j", j=job) == code
+    assert stack.runs().count(str(job)) == runs
+    assert stack.scalar("SELECT count(*) FROM ml_results WHERE job_id = :j", j=job) == 0
+    after = stack.submit("ok served after the time limit")
+    stack.wait_status([after], timeout=60)
