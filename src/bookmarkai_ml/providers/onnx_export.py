@@ -19,11 +19,14 @@ Concurrent workers serialise on a file lock; files appear by atomic rename.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,7 +101,9 @@ def _key(model_dir: Path) -> str:
 def _export_fp32(model_dir: Path, out: Path) -> None:
     import torch
     from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # one-time export
     model = AutoModel.from_pretrained(
         str(model_dir), attn_implementation="eager", local_files_only=True
     ).eval()
@@ -152,18 +157,40 @@ def _export_fp32(model_dir: Path, out: Path) -> None:
     raw.unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    """ONNX Runtime's quantizers log through the root logger: ``matmul_nbits_quantizer``
+    calls ``logging.basicConfig(level=INFO)`` at import and logs a line per graph node,
+    ``quantize_dynamic`` warns through ``logging.warning`` (which installs a root handler
+    when there is none). Keep their chatter out of the process's logging."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        import onnxruntime.quantization.matmul_nbits_quantizer  # noqa: F401  (basicConfig)
+
+        root.setLevel(logging.ERROR)
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
 def _quantize(src: Path, out: Path) -> None:
+    with _quiet_root_logger():
+        _quantize_weights(src, out)
+
+
+def _quantize_weights(src: Path, out: Path) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.quantization.matmul_nbits_quantizer import (
-        DefaultWeightOnlyQuantConfig,
-        MatMulNBitsQuantizer,
-    )
+    from onnxruntime.quantization import matmul_nbits_quantizer as nbits
 
-    config = DefaultWeightOnlyQuantConfig(
+    logging.getLogger(nbits.__name__).setLevel(logging.WARNING)
+
+    config = nbits.DefaultWeightOnlyQuantConfig(
         block_size=BLOCK_SIZE, is_symmetric=True, accuracy_level=4, bits=8
     )
-    quantizer = MatMulNBitsQuantizer(
+    quantizer = nbits.MatMulNBitsQuantizer(
         onnx.load(str(src)), nodes_to_include=list(DENSE_NODES), algo_config=config
     )
     quantizer.process()
