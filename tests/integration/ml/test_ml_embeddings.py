@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bookmarkai_ml.domain.text import split_sentences
+from bookmarkai_ml.providers import onnx_export
 from bookmarkai_ml.providers.embed_local import SentenceTransformerEmbedder
 from bookmarkai_ml.providers.embed_onnx import OnnxEmbedder
 
@@ -62,3 +64,20 @@ def test_onnx_agrees_with_torch_per_vector(
     agreement = cos(got, want)
     assert agreement.min() >= 0.99, (agreement.min(), texts[int(agreement.argmin())][:80])
     assert onnx_embedder.count_tokens(article) == torch_embedder.count_tokens(article)
+
+
+def test_quantizing_leaves_the_process_logging_alone(
+    onnx_embedder: OnnxEmbedder, tmp_path: Path
+) -> None:
+    """ONNX Runtime's quantizers call logging.basicConfig and log through root: in a CLI
+    with no logging set up that installed a root handler printing every INFO line."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    root.handlers.clear()  # as in a process that configured no logging
+    try:
+        out = tmp_path / "model.int8.onnx"
+        onnx_export._quantize(onnx_embedder.exported.path.parent / "model.fp32.onnx", out)
+        assert out.stat().st_size > 0
+        assert (root.handlers, root.level) == ([], saved[1])
+    finally:
+        root.handlers[:], _ = saved
