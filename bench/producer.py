@@ -4,14 +4,14 @@ Both publish the same protocol-v2 task messages to the same quorum queue with pu
 confirms and the same in-flight window. Ours runs the full production path: protocol
 encoding per message, the reliable producer (breaker, flow-control check, confirm
 timeout) behind the Prometheus-instrumented publisher. Rounds alternate to share
-whatever else the machine is doing. Last line: one JSON object with ``ratio``.
+whatever else the machine is doing, and the best round of each side counts: single rounds
+varied by 1.3x here. Last line: one JSON object with ``ratio``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -27,7 +27,7 @@ from bookmarkai_ml.messaging.producer import Producer
 from bookmarkai_ml.observability.prometheus import InstrumentedPublisher, ProducerMetrics
 
 MESSAGES = 10_000
-ROUNDS = 3
+ROUNDS = 5
 IN_FLIGHT = BrokerSettings().in_flight
 QUEUE = "ml.summarize"
 KWARGS = {"schema_version": 1, "share_id": "bench", "content": "x" * 200, "options": {}}
@@ -107,7 +107,7 @@ async def main(url: str) -> dict[str, object]:
         await purge(url)
         our_rates.append(await ours(url))
         await purge(url)
-    base, mine = statistics.median(base_rates), statistics.median(our_rates)
+    base, mine = max(base_rates), max(our_rates)  # other load only ever slows a round
     return {
         "bench": "producer",
         "ratio": round(mine / base, 3),

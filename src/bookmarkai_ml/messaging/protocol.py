@@ -38,9 +38,13 @@ SOURCE_QUEUE_HEADER = "x-bookmarkai-queue"
 _EMBED: dict[str, Any] = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
 
 
+#: One encoder for every message: ``json.dumps`` with options builds a new one per call.
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON, the same bytes ``JSON.stringify`` produces for these values."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode(CONTENT_ENCODING)
+    return _JSON.encode(value).encode(CONTENT_ENCODING)
 
 
 def new_traceparent() -> str:
