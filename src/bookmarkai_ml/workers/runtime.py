@@ -73,6 +73,9 @@ class Delivery:
 
     delivery_count: int = 0  # quorum queues' x-delivery-count: earlier failed deliveries
     traceparent: str | None = None
+    #: The task's hard time limit: past it the lease is no longer renewed, so a run that its
+    #: pool cannot kill (threads, solo) loses its job to the lease sweeper.
+    time_limit_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,11 +129,20 @@ def default_owner() -> str:
 class _Context:
     """``ports.JobContext`` for one running job."""
 
-    def __init__(self, runtime: JobRuntime, job_id: UUID, task: TaskType, owner: str) -> None:
+    def __init__(
+        self,
+        runtime: JobRuntime,
+        job_id: UUID,
+        task: TaskType,
+        owner: str,
+        *,
+        time_limit_s: float | None = None,
+    ) -> None:
         self.job_id = job_id
         self._runtime = runtime
         self._task = task
         self._owner = owner
+        self._renew_until = None if time_limit_s is None else time.monotonic() + time_limit_s
         self.reserved = False
 
     def reserve(self, estimate_usd: Decimal) -> None:
@@ -138,6 +150,8 @@ class _Context:
         self.reserved = True
 
     def heartbeat(self) -> None:
+        if self._renew_until is not None and time.monotonic() > self._renew_until:
+            return  # past the hard time limit: let the lease lapse
         self._runtime.heartbeat(self.job_id, self._owner)
 
 
@@ -325,7 +339,7 @@ class JobRuntime:
         delivery: Delivery,
         owner: str,
     ) -> Report:
-        ctx = _Context(self, job_id, task, owner)
+        ctx = _Context(self, job_id, task, owner, time_limit_s=delivery.time_limit_s)
         started = time.monotonic()
         try:
             with _KeepLeased(ctx, every_s=self.settings.worker.lease_s / 3):

@@ -7,10 +7,12 @@ kwargs are the task's contract; positional args are accepted in the seed's order
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from celery import Celery, Task
@@ -99,12 +101,51 @@ def _dead_letter(task: Task, task_type: TaskType, kwargs: dict[str, Any], report
         raise Reject(report.reason, requeue=False) from exc
 
 
+@contextlib.contextmanager
+def soft_limit_in_thread(seconds: float) -> Iterator[None]:
+    """Raise ``SoftTimeLimitExceeded`` in this thread after ``seconds``.
+
+    Celery enforces time limits only in the prefork pool (by signal); on the threads and
+    solo pools this does the same with an asynchronous exception, which the thread sees at
+    its next Python bytecode (a native call finishes first, as with the signal).
+    """
+    target = threading.get_ident()
+    lock = threading.Lock()
+    state = {"done": False, "fired": False}
+
+    def fire() -> None:
+        with lock:
+            if not state["done"]:
+                state["fired"] = True
+                _set_async_exc(target, SoftTimeLimitExceeded)
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        with lock:
+            state["done"] = True
+            if state["fired"]:
+                _set_async_exc(target, None)  # drop it if it is still pending
+
+
+def _set_async_exc(thread_id: int, exc: type[BaseException] | None) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc else None
+    )
+
+
 def execute(
     task: Task,
     task_type: TaskType,
     runtime: JobRuntime,
     args: tuple[Any, ...],
     kwargs: Mapping[str, Any],
+    *,
+    time_limit_s: float | None = None,
 ) -> dict[str, Any]:
     """Run one delivery; returns the report that the metrics hooks read.
 
@@ -117,6 +158,7 @@ def execute(
     delivery = Delivery(
         delivery_count=int(getattr(request, "x-delivery-count", 0) or 0),
         traceparent=traceparent if isinstance(traceparent, str) else None,
+        time_limit_s=time_limit_s,
     )
     with consumer_span(
         TASK_NAMES[task_type], {"traceparent": delivery.traceparent}, queue=QUEUES[task_type]
@@ -148,14 +190,22 @@ def execute(
 def register_tasks(app: Celery, settings: Settings, time_limits: Mapping[TaskType, int]) -> None:
     """Register one task per task type on ``app``."""
     holder = RuntimeHolder(settings)
+    pool_kills = settings.worker.pool == "prefork"
     for task_type in TaskType:
         limit = time_limits[task_type]
-        _register(app, task_type, holder, limit)
+        _register(app, task_type, holder, limit, pool_kills=pool_kills)
 
 
-def _register(app: Celery, task_type: TaskType, holder: RuntimeHolder, limit: int) -> None:
+def _register(
+    app: Celery, task_type: TaskType, holder: RuntimeHolder, limit: int, *, pool_kills: bool
+) -> None:
+    soft = max(1, limit - SOFT_LIMIT_MARGIN_S)
+
     def run(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return execute(self, task_type, holder.get(), args, kwargs)
+        if pool_kills:  # prefork enforces both limits itself
+            return execute(self, task_type, holder.get(), args, kwargs, time_limit_s=limit)
+        with soft_limit_in_thread(soft):
+            return execute(self, task_type, holder.get(), args, kwargs, time_limit_s=limit)
 
     app.task(
         run,
@@ -168,5 +218,5 @@ def _register(app: Celery, task_type: TaskType, holder: RuntimeHolder, limit: in
         acks_late=True,
         reject_on_worker_lost=True,
         time_limit=limit,
-        soft_time_limit=max(1, limit - SOFT_LIMIT_MARGIN_S),
+        soft_time_limit=soft,
     )

@@ -46,19 +46,27 @@ def _count(job_id: Any, what: str) -> int:
     return n
 
 
+def _sleep(seconds: float) -> None:
+    """Sleep in short slices, like a handler looping over chunks: an asynchronous exception
+    (the threads pool's soft time limit) is seen between slices."""
+    until = time.monotonic() + seconds
+    while (left := until - time.monotonic()) > 0:
+        time.sleep(min(0.1, left))
+
+
 def summarize(message: Any, ctx: JobContext) -> TaskOutcome:
     _log_run(ctx.job_id)
     content: str = message.content
     head = content.split(" ", 1)[0]
     if head.startswith("sleep:"):
         (MARKERS / f"{ctx.job_id}.started").write_text(str(os.getpid()))
-        time.sleep(float(head.split(":", 1)[1]))
+        _sleep(float(head.split(":", 1)[1]))
     elif head.startswith("stubborn:"):
         until = time.monotonic() + float(head.split(":", 1)[1])
         while time.monotonic() < until:
             # SoftTimeLimitExceeded is swallowed, as stuck native code would ignore it
             with contextlib.suppress(Exception):
-                time.sleep(max(0.0, until - time.monotonic()))
+                _sleep(until - time.monotonic())
     elif head == "boom" and not (MARKERS / "fixed").exists():
         raise RuntimeError("boom: this message always crashes its handler")
     elif head.startswith("retry:") and _count(ctx.job_id, "attempt") <= int(head.split(":")[1]):

@@ -156,18 +156,20 @@ def test_a_task_longer_than_its_lease_keeps_it_and_runs_once(stack: Stack) -> No
     assert stack.runs().count(str(job)) == 1
 
 
+@pytest.mark.parametrize("pool", ["prefork", "threads"])
 @pytest.mark.parametrize(
     ("script", "code", "runs"),
     [
         # interrupted at the soft limit: failed at once, never redelivered
         ("sleep:60 never finishes in time", "time_limit", 1),
-        # ignores the soft limit: killed at the hard one, requeued once its lease expires,
-        # failed when its attempts (max_retries 1 -> 2 runs) are spent
-        ("stubborn:60 ignores its soft limit", "attempts_exhausted", 2),
+        # ignores the soft limit: past the hard one prefork kills it and threads stop
+        # renewing its lease; the sweeper requeues it, and when its attempts
+        # (max_retries 1 -> 2 runs) are spent it fails
+        ("stubborn:12 ignores its soft limit", "attempts_exhausted", 2),
     ],
 )
 def test_a_task_past_its_time_limit_ends_failed_and_the_worker_goes_on(
-    stack_with: Callable[[dict[str, str]], Stack], script: str, code: str, runs: int
+    stack_with: Callable[[dict[str, str]], Stack], pool: str, script: str, code: str, runs: int
 ) -> None:
     stack = stack_with(
         {
@@ -177,7 +179,7 @@ def test_a_task_past_its_time_limit_ends_failed_and_the_worker_goes_on(
         }
     )
     stack.start_relay()
-    stack.start_worker(concurrency=1)
+    stack.start_worker(concurrency=2, pool=pool)
     job = stack.submit(script)
     assert stack.wait_status([job], ("failed",), timeout=120)[job] == "failed"
     assert stack.scalar("SELECT error_code FROM ml_jobs WHERE id = :j", j=job) == code
