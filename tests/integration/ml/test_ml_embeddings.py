@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -81,3 +83,19 @@ def test_quantizing_leaves_the_process_logging_alone(
         assert (root.handlers, root.level) == ([], saved[1])
     finally:
         root.handlers[:], _ = saved
+
+
+def test_a_cached_export_loads_without_torch(onnx_embedder: OnnxEmbedder, onnx_cache: Path) -> None:
+    """Prefork children are recycled every 50 tasks; importing torch cost each one 1.5 s."""
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from bookmarkai_ml.providers.embed_onnx import OnnxEmbedder\n"
+        f"embedder = OnnxEmbedder(cache_dir=Path({str(onnx_cache)!r}))\n"
+        "assert embedder.embed(['hello']).shape == (1, 384)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == "False", out.stderr
