@@ -72,11 +72,6 @@ def per_queue(settings: Settings, queues: list[str] | None, knob: str) -> int:
     return min((getattr(w, f"{task.value}_{knob}") or default for task in tasks), default=default)
 
 
-def prefetch_for(settings: Settings, queues: list[str] | None) -> int:
-    """Prefetch multiplier for a worker consuming ``queues`` (transcription: 1)."""
-    return per_queue(settings, queues, "prefetch_multiplier")
-
-
 def kombu_queues(settings: Settings) -> list[Queue]:
     """The task queues as kombu objects, with exactly the topology's arguments."""
     exchange = Exchange(topology.TASK_EXCHANGE, type="topic", durable=True)  # type: ignore[no-untyped-call]
@@ -119,7 +114,7 @@ def celery_config(settings: Settings, *, queues: list[str] | None = None) -> dic
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "task_acks_on_failure_or_timeout": True,
-        "worker_prefetch_multiplier": prefetch_for(settings, queues),
+        "worker_prefetch_multiplier": per_queue(settings, queues, "prefetch_multiplier"),
         "worker_max_tasks_per_child": per_queue(settings, queues, "max_tasks_per_child"),
         "worker_concurrency": w.concurrency,
         "worker_pool": w.pool,

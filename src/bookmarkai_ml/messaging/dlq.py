@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -103,19 +103,7 @@ def store(session: Session, queue: str, message: ReceivedMessage) -> bool:
         .returning(DeadLetter.id)
     ).scalar_one_or_none()
     if job_id is not None:
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status.in_(("queued", "running")))
-            .values(
-                status="failed",
-                error_code="dead_lettered",
-                error_message=reason[:4000],
-                lease_owner=None,
-                lease_expires_at=None,
-                finished_at=func.now(),
-                updated_at=func.now(),
-            )
-        )
+        jobs.fail_unfinished(session, job_id, code="dead_lettered", message=reason)
     return inserted is not None
 
 

@@ -196,14 +196,8 @@ class OutboxRelay:
             {"a": attempts, "e": "gave up: " + message, "id": row.id},
         )
         if row.job_id is not None:
-            session.execute(
-                text(
-                    "UPDATE ml_jobs SET status = 'failed', error_code = :c, error_message = :e, "
-                    "finished_at = now(), updated_at = now() "
-                    "WHERE id = :id AND status IN ('queued', 'running')"
-                ),
-                {"c": getattr(error, "code", "publish_rejected"), "e": message, "id": row.job_id},
-            )
+            code = getattr(error, "code", "publish_rejected")
+            jobs.fail_unfinished(session, row.job_id, code=code, message=message)
 
     async def _publish(self, row: _Row) -> BaseException | None:
         try:

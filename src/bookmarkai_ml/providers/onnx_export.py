@@ -177,36 +177,31 @@ def _quiet_root_logger() -> Iterator[None]:
 
 
 def _quantize(src: Path, out: Path) -> None:
-    with _quiet_root_logger():
-        _quantize_weights(src, out)
-
-
-def _quantize_weights(src: Path, out: Path) -> None:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.quantization import matmul_nbits_quantizer as nbits
 
-    logging.getLogger(nbits.__name__).setLevel(logging.WARNING)
+    with _quiet_root_logger():
+        from onnxruntime.quantization import matmul_nbits_quantizer as nbits
 
-    config = nbits.DefaultWeightOnlyQuantConfig(
-        block_size=BLOCK_SIZE, is_symmetric=True, accuracy_level=4, bits=8
-    )
-    quantizer = nbits.MatMulNBitsQuantizer(
-        onnx.load(str(src)), nodes_to_include=list(DENSE_NODES), algo_config=config
-    )
-    quantizer.process()
-    dense = out.with_suffix(".dense.onnx")
-    quantizer.model.save_model_to_file(str(dense), False)
-    quantize_dynamic(
-        str(dense),
-        str(out),
-        op_types_to_quantize=["Attention"],
-        nodes_to_quantize=list(ATTENTION_NODES),
-        per_channel=True,
-        # s8 weights: ONNX Runtime's u8s8 kernels are the fast ones on AVX2 and VNNI alike.
-        weight_type=QuantType.QInt8,
-        extra_options={"DefaultTensorType": 1},  # fused ops defeat shape inference
-    )
+        config = nbits.DefaultWeightOnlyQuantConfig(
+            block_size=BLOCK_SIZE, is_symmetric=True, accuracy_level=4, bits=8
+        )
+        quantizer = nbits.MatMulNBitsQuantizer(
+            onnx.load(str(src)), nodes_to_include=list(DENSE_NODES), algo_config=config
+        )
+        quantizer.process()
+        dense = out.with_suffix(".dense.onnx")
+        quantizer.model.save_model_to_file(str(dense), False)
+        quantize_dynamic(
+            str(dense),
+            str(out),
+            op_types_to_quantize=["Attention"],
+            nodes_to_quantize=list(ATTENTION_NODES),
+            per_channel=True,
+            # s8 weights: ONNX Runtime's u8s8 kernels are the fast ones on AVX2 and VNNI alike.
+            weight_type=QuantType.QInt8,
+            extra_options={"DefaultTensorType": 1},  # fused ops defeat shape inference
+        )
     dense.unlink(missing_ok=True)
 
 

@@ -310,20 +310,34 @@ def expire_lease(session: Session, job: Job, *, max_attempts: int) -> bool:
     if job.attempts < max_attempts:
         requeue(session, job, reset_attempts=False)
         return True
+    fail_unfinished(
+        session,
+        job.id,
+        code="attempts_exhausted",
+        message=f"{job.attempts} runs ended with no result (worker killed each time)",
+    )
+    return False
+
+
+def fail_unfinished(session: Session, job_id: UUID, *, code: str, message: str) -> None:
+    """End a queued or running job ``failed`` with ``code``; a finished one is left alone.
+
+    For verdicts reached outside a worker's run (dead letters, unpublishable messages,
+    exhausted attempts); the runtime ends its own runs under its lease.
+    """
     session.execute(
         update(Job)
-        .where(Job.id == job.id)
+        .where(Job.id == job_id, Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))
         .values(
             status=JobStatus.FAILED,
-            error_code="attempts_exhausted",
-            error_message=f"{job.attempts} runs ended with no result (worker killed each time)",
+            error_code=code,
+            error_message=message[:4000],
             lease_owner=None,
             lease_expires_at=None,
             finished_at=func.now(),
             updated_at=func.now(),
         )
     )
-    return False
 
 
 def requeue(

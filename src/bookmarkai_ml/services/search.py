@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -108,13 +108,7 @@ class SearchService:
             if like_share_id is not None:
                 vector = self._share_vector(session, tenant_id, like_share_id, chosen)
                 excluded = [*(filters.exclude_share_ids or ()), like_share_id]
-                filters = SearchFilters(
-                    share_ids=filters.share_ids,
-                    exclude_share_ids=excluded,
-                    source_kinds=filters.source_kinds,
-                    created_from=filters.created_from,
-                    created_to=filters.created_to,
-                )
+                filters = replace(filters, exclude_share_ids=excluded)
             else:
                 vector = self._embedder_for_model(chosen).embed([str(query)])[0]
             near = repo.knn(
@@ -137,8 +131,7 @@ class SearchService:
                     filters=filters,
                 )
         if words:
-            by_id = {c.id: c for c in [*words, *near]}
-            by_id.update({c.id: c for c in near})  # keep the distance where we have it
+            by_id = {c.id: c for c in [*words, *near]}  # near last: keeps its distance
             fused = reciprocal_rank_fusion([[c.id for c in near], [c.id for c in words]])
             ranked = [(by_id[i], score) for i, score in fused]
         else:

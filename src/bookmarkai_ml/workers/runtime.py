@@ -18,6 +18,7 @@ The runtime decides; ``workers.tasks`` turns the decision into ack / reject.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -26,7 +27,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -48,6 +48,7 @@ from bookmarkai_ml.errors import (
 )
 from bookmarkai_ml.ports import BudgetLedger, CostLine, TaskOutcome
 from bookmarkai_ml.services import jobs
+from bookmarkai_ml.workers.context import KeepLeased, RunContext
 from bookmarkai_ml.workers.finish import finish_done
 from bookmarkai_ml.workers.handlers import HandlerRegistry
 
@@ -124,64 +125,6 @@ _END = text(
 def default_owner() -> str:
     """host:pid:thread: unique per concurrently running task in any pool."""
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-
-
-class _Context:
-    """``ports.JobContext`` for one running job."""
-
-    def __init__(
-        self,
-        runtime: JobRuntime,
-        job_id: UUID,
-        task: TaskType,
-        owner: str,
-        *,
-        time_limit_s: float | None = None,
-    ) -> None:
-        self.job_id = job_id
-        self._runtime = runtime
-        self._task = task
-        self._owner = owner
-        self._renew_until = None if time_limit_s is None else time.monotonic() + time_limit_s
-        self.reserved = False
-
-    def reserve(self, estimate_usd: Decimal) -> None:
-        self._runtime.ledger.reserve(job_id=self.job_id, task=self._task.value, usd=estimate_usd)
-        self.reserved = True
-
-    def heartbeat(self) -> None:
-        if self._renew_until is not None and time.monotonic() > self._renew_until:
-            return  # past the hard time limit: let the lease lapse
-        self._runtime.heartbeat(self.job_id, self._owner)
-
-
-class _KeepLeased:
-    """Heartbeats the lease from a side thread while a handler runs.
-
-    A handler may also call ``ctx.heartbeat()`` itself; this makes a long model call
-    that forgets to safe from being taken over as if its worker had died.
-    """
-
-    def __init__(self, ctx: _Context, *, every_s: float) -> None:
-        self._ctx = ctx
-        self._every_s = max(0.5, every_s)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="lease-heartbeat", daemon=True)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._every_s):
-            try:
-                self._ctx.heartbeat()
-            except Exception as exc:  # lost lease or DB blip: the finish guard decides
-                log.warning("lease heartbeat for job %s failed: %s", self._ctx.job_id, exc)
-
-    def __enter__(self) -> _KeepLeased:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def _job_id_of(kwargs: Mapping[str, Any]) -> UUID | None:
@@ -268,7 +211,7 @@ class JobRuntime:
             retry_after=retry_after,
         )
 
-    def _release_budget(self, ctx: _Context) -> None:
+    def _release_budget(self, ctx: RunContext) -> None:
         if not ctx.reserved:
             return
         try:
@@ -339,10 +282,16 @@ class JobRuntime:
         delivery: Delivery,
         owner: str,
     ) -> Report:
-        ctx = _Context(self, job_id, task, owner, time_limit_s=delivery.time_limit_s)
+        ctx = RunContext(
+            job_id=job_id,
+            task=task,
+            ledger=self.ledger,
+            renew=functools.partial(self.heartbeat, job_id, owner),
+            time_limit_s=delivery.time_limit_s,
+        )
         started = time.monotonic()
         try:
-            with _KeepLeased(ctx, every_s=self.settings.worker.lease_s / 3):
+            with KeepLeased(ctx, every_s=self.settings.worker.lease_s / 3):
                 outcome: TaskOutcome = self.handlers.get(task)(message, ctx)
         except _LeaseLost as exc:
             return Report(Disposition.SKIPPED, task.value, job_id, str(exc))

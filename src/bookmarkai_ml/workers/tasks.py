@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -101,35 +103,51 @@ def _dead_letter(task: Task, task_type: TaskType, kwargs: dict[str, Any], report
         raise Reject(report.reason, requeue=False) from exc
 
 
-@contextlib.contextmanager
-def soft_limit_in_thread(seconds: float) -> Iterator[None]:
-    """Raise ``SoftTimeLimitExceeded`` in this thread after ``seconds``.
+class _SoftLimits:
+    """Soft time limits for the threads and solo pools: one watchdog thread per process.
 
-    Celery enforces time limits only in the prefork pool (by signal); on the threads and
-    solo pools this does the same with an asynchronous exception, which the thread sees at
-    its next Python bytecode (a native call finishes first, as with the signal).
+    Celery enforces time limits only in the prefork pool (by signal). Here a task's thread
+    gets ``SoftTimeLimitExceeded`` as an asynchronous exception, which it sees at its next
+    Python bytecode (a native call finishes first, as with the signal). One thread serves
+    every running task, so a task costs a dict entry, not a thread start.
     """
-    target = threading.get_ident()
-    lock = threading.Lock()
-    state = {"done": False, "fired": False}
 
-    def fire() -> None:
-        with lock:
-            if not state["done"]:
-                state["fired"] = True
-                _set_async_exc(target, SoftTimeLimitExceeded)
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._due: dict[int, tuple[float, int]] = {}  # token -> (deadline, thread id)
+        self._tokens = itertools.count()
+        self._pid = 0
 
-    timer = threading.Timer(seconds, fire)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-        with lock:
-            state["done"] = True
-            if state["fired"]:
-                _set_async_exc(target, None)  # drop it if it is still pending
+    @contextlib.contextmanager
+    def limit(self, seconds: float) -> Iterator[None]:
+        token, target = next(self._tokens), threading.get_ident()
+        with self._cond:
+            if self._pid != os.getpid():  # first use in this process
+                self._pid = os.getpid()
+                threading.Thread(target=self._watch, name="soft-limits", daemon=True).start()
+            self._due[token] = (time.monotonic() + seconds, target)
+            self._cond.notify()
+        try:
+            yield
+        finally:
+            with self._cond:
+                if self._due.pop(token, None) is None:  # it fired: drop it if still pending
+                    _set_async_exc(target, None)
+
+    def _watch(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                for token, (deadline, target) in list(self._due.items()):
+                    if deadline <= now:
+                        del self._due[token]
+                        _set_async_exc(target, SoftTimeLimitExceeded)
+                next_due = min((deadline for deadline, _ in self._due.values()), default=None)
+                self._cond.wait(None if next_due is None else max(0.0, next_due - now))
+
+
+#: ``with soft_limit_in_thread(seconds): ...`` raises in this thread past ``seconds``.
+soft_limit_in_thread = _SoftLimits().limit
 
 
 def _set_async_exc(thread_id: int, exc: type[BaseException] | None) -> None:
@@ -202,9 +220,8 @@ def _register(
     soft = max(1, limit - SOFT_LIMIT_MARGIN_S)
 
     def run(self: Task, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        if pool_kills:  # prefork enforces both limits itself
-            return execute(self, task_type, holder.get(), args, kwargs, time_limit_s=limit)
-        with soft_limit_in_thread(soft):
+        # prefork enforces both limits itself; the other pools get the soft one here
+        with contextlib.nullcontext() if pool_kills else soft_limit_in_thread(soft):
             return execute(self, task_type, holder.get(), args, kwargs, time_limit_s=limit)
 
     app.task(

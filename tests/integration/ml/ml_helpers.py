@@ -12,7 +12,9 @@ import json
 from typing import Any
 
 import numpy as np
+from pydantic import SecretStr
 
+from bookmarkai_ml.config import Settings
 from bookmarkai_ml.providers.openai_stub import OpenAIStub, RecordedRequest, StubResponse
 
 DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072}
@@ -73,3 +75,9 @@ class MLStub(OpenAIStub):
                 200, {"object": "list", "data": data, "model": body["model"], "usage": usage}
             )
         return super().answer(request)
+
+
+def on_stub(settings: Settings, stub: MLStub, **models: Any) -> Settings:
+    """``settings`` with the OpenAI-compatible providers pointed at ``stub``, plus ``models``."""
+    update = {"openai_base_url": stub.base_url, "openai_api_key": SecretStr("sk-test"), **models}
+    return settings.model_copy(update={"models": settings.models.model_copy(update=update)})

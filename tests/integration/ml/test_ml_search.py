@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from ml_corpus import corpus, queries
-from ml_helpers import MLStub
-from pydantic import SecretStr
+from ml_helpers import MLStub, on_stub
 from sqlalchemy import Engine, text
 
 from bookmarkai_ml.config import Settings
@@ -151,14 +150,7 @@ def test_reembedding_replaces_vectors_and_transcripts_keep_times(
 def test_openai_embeddings_are_priced_and_get_their_own_index(
     clean_db: Engine, sessions: SessionFactory, ml_settings: Settings, stub: MLStub
 ) -> None:
-    models = ml_settings.models.model_copy(
-        update={
-            "embedder": "openai",
-            "openai_base_url": stub.base_url,
-            "openai_api_key": SecretStr("k"),
-        }
-    )
-    handler = build_handler(ml_settings.model_copy(update={"models": models}), sessions)
+    handler = build_handler(on_stub(ml_settings, stub, embedder="openai"), sessions)
     ctx = FakeJobContext(task="embed")
     outcome = handler(EmbedTask(share_id="s2", content="A saved thread about rust."), ctx)
     result = outcome.result

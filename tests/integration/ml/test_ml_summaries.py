@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ml_helpers import MLStub, chat_body
-from pydantic import SecretStr
+from ml_helpers import MLStub, chat_body, on_stub
 from sqlalchemy import Engine, text
 
 from bookmarkai_ml.config import Settings
@@ -111,14 +110,7 @@ def test_chat_honours_retry_after_and_survives_malformed_json(stub: MLStub) -> N
 def test_chat_summary_job_writes_cost_rows_from_reported_usage(
     clean_db: Engine, sessions: SessionFactory, ml_settings: Settings, stub: MLStub
 ) -> None:
-    models = ml_settings.models.model_copy(
-        update={
-            "summarizer": "openai",
-            "openai_base_url": stub.base_url,
-            "openai_api_key": SecretStr("sk-test"),
-        }
-    )
-    settings = ml_settings.model_copy(update={"models": models})
+    settings = on_stub(ml_settings, stub, summarizer="openai")
     runtime = JobRuntime(
         settings=settings,
         sessions=sessions,

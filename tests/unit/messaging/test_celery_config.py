@@ -12,7 +12,7 @@ from bookmarkai_ml.messaging.celery_app import (
     RECYCLE_POLL_S,
     celery_config,
     make_celery_app,
-    prefetch_for,
+    per_queue,
 )
 
 
@@ -55,9 +55,10 @@ def test_reliability_settings_and_seed_numbers() -> None:
 
 def test_transcription_workers_prefetch_one() -> None:
     settings = _settings()
-    assert prefetch_for(settings, ["ml.transcribe"]) == 1
-    assert prefetch_for(settings, ["ml.summarize", "ml.embed"]) == 8
-    assert prefetch_for(settings, ["ml.summarize", "ml.transcribe"]) == 1  # the smallest
+    prefetch = "prefetch_multiplier"
+    assert per_queue(settings, ["ml.transcribe"], prefetch) == 1
+    assert per_queue(settings, ["ml.summarize", "ml.embed"], prefetch) == 8
+    assert per_queue(settings, ["ml.summarize", "ml.transcribe"], prefetch) == 1  # the smallest
 
 
 def test_prefetch_and_recycling_are_set_per_queue() -> None:
