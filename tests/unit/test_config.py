@@ -11,7 +11,7 @@ from bookmarkai_ml.config import Settings
 from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.settings_docs import render_configuration_docs
 
-DOCS = Path(__file__).resolve().parents[3] / "docs" / "configuration.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 
 def test_seed_defaults() -> None:
