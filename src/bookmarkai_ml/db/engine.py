@@ -1,4 +1,8 @@
-"""Engines and sessions, built from settings by an entry point."""
+"""Engines and sessions, built from settings by an entry point.
+
+This is the database boundary: SQLAlchemy's connection-level errors are translated here
+into ``DatabaseUnavailableError`` (retryable), so no caller catches a driver exception.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db.embedded import embedded_url
+from bookmarkai_ml.errors import DatabaseUnavailableError
 
 
 def database_url(settings: Settings) -> str:
@@ -35,7 +41,28 @@ def make_session_factory(engine: Engine) -> SessionFactory:
 
 
 @contextmanager
+def translate_db_errors() -> Iterator[None]:
+    """Turn a lost or unreachable database into ``DatabaseUnavailableError`` (retryable).
+
+    Raises:
+        DatabaseUnavailableError: SQLAlchemy reported a connection-level failure.
+    """
+    try:
+        yield
+    except OperationalError as exc:
+        raise DatabaseUnavailableError(f"database unavailable: {exc.orig!r}") from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise DatabaseUnavailableError(f"database connection lost: {exc.orig!r}") from exc
+        raise
+
+
+@contextmanager
 def transaction(factory: SessionFactory) -> Iterator[Session]:
-    """A session whose transaction commits on success and rolls back on error."""
-    with factory() as session, session.begin():
+    """A session whose transaction commits on success and rolls back on error.
+
+    Raises:
+        DatabaseUnavailableError: the database is unreachable (at begin, during, or at commit).
+    """
+    with translate_db_errors(), factory() as session, session.begin():
         yield session

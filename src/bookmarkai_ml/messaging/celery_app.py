@@ -1,4 +1,4 @@
-"""The one Celery configuration (SPEC §1 Celery config), built from ``Settings``.
+"""The one Celery configuration, built from ``Settings`` (docs/operations.md, "Worker tuning").
 
 Why each setting:
 
@@ -16,21 +16,21 @@ Why each setting:
   or the broker closes the channel of a slow task and redelivers it
   (https://www.rabbitmq.com/docs/consumers#acknowledgement-timeout).
 - A topic task exchange, so Celery's native delayed delivery (countdown/ETA on quorum
-  queues) can route; our own retries go through the outbox (``workers.runtime``).
+  queues) can route; our own retries go through the outbox (``domain.verdict``).
 """
 
 from __future__ import annotations
 
 import gc
 import sys
-from typing import Any
+from typing import Any, Literal
 
 import billiard.pool  # type: ignore[import-untyped]
 from celery import Celery, signals
 from kombu import Exchange, Queue  # type: ignore[attr-defined]
 
 from bookmarkai_ml.config import Settings
-from bookmarkai_ml.contracts import QUEUES, TASK_NAMES, TaskType
+from bookmarkai_ml.contracts import TASKS, TaskType
 from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.messaging import topology
 from bookmarkai_ml.messaging.tls import celery_broker_options
@@ -39,37 +39,39 @@ from bookmarkai_ml.messaging.tls import celery_broker_options
 RECYCLE_POLL_S = 0.002
 
 
+#: The worker knobs a task may set for itself (``TaskSettings``, same name as ``WorkerSettings``).
+Knob = Literal["prefetch_multiplier", "max_tasks_per_child"]
+
+
 def time_limits(settings: Settings) -> dict[TaskType, int]:
-    """Hard time limit (seconds) per task type.
+    """Hard time limit (seconds) per task type (``settings.tasks[t].time_limit_s``).
 
     Raises:
         ConfigurationError: a limit would let one task outlive the consumer timeout.
     """
-    w = settings.worker
-    limits = {
-        TaskType.SUMMARIZE: w.summarize_time_limit_s,
-        TaskType.TRANSCRIBE: w.transcribe_time_limit_s,
-        TaskType.EMBED: w.embed_time_limit_s,
-    }
+    timeout = settings.worker.consumer_timeout_s
+    limits = {task: settings.tasks[task].time_limit_s for task in TASKS}
     for task, limit in limits.items():
-        if limit >= w.consumer_timeout_s:
+        if limit >= timeout:
             raise ConfigurationError(
                 f"{task.value} time limit {limit}s must stay below the broker's "
-                f"consumer_timeout {w.consumer_timeout_s}s"
+                f"consumer_timeout {timeout}s"
             )
     return limits
 
 
-def per_queue(settings: Settings, queues: list[str] | None, knob: str) -> int:
-    """``worker.<knob>`` for a worker consuming ``queues``: each queue's own value
-    (``worker.<task>_<knob>``, else the default), the smallest when it consumes several.
-    ``None`` (an app that is not a worker of given queues) gets the default."""
-    w = settings.worker
-    default = int(getattr(w, knob))
-    if not queues:
-        return default
-    tasks = [task for task, queue in QUEUES.items() if queue in queues]
-    return min((getattr(w, f"{task.value}_{knob}") or default for task in tasks), default=default)
+def per_queue(settings: Settings, queues: list[str] | None, knob: Knob) -> int:
+    """``knob`` for a worker consuming ``queues``: each queue's task's own value
+    (``settings.tasks[t].<knob>``, else ``settings.worker.<knob>``), the smallest when it
+    consumes several. ``None`` (an app that is not a worker of given queues) gets the
+    worker's value.
+
+    Raises:
+        UnknownTaskError: a queue that no task uses.
+    """
+    default: int = getattr(settings.worker, knob)
+    own = (getattr(settings.tasks[TASKS.by_queue(q).type], knob) for q in queues or ())
+    return min((value or default for value in own), default=default)
 
 
 def kombu_queues(settings: Settings) -> list[Queue]:
@@ -90,12 +92,12 @@ def kombu_queues(settings: Settings) -> list[Queue]:
 def celery_config(settings: Settings, *, queues: list[str] | None = None) -> dict[str, Any]:
     w = settings.worker
     routes = {
-        TASK_NAMES[t]: {
-            "queue": QUEUES[t],
+        row.celery_name: {
+            "queue": row.queue,
             "exchange": topology.TASK_EXCHANGE,
-            "routing_key": QUEUES[t],
+            "routing_key": row.queue,
         }
-        for t in TaskType
+        for row in TASKS.values()
     }
     return {
         **celery_broker_options(settings),
@@ -103,7 +105,7 @@ def celery_config(settings: Settings, *, queues: list[str] | None = None) -> dic
         "broker_connection_retry_on_startup": True,
         "task_queues": kombu_queues(settings),
         "task_routes": routes,
-        "task_default_queue": QUEUES[TaskType.SUMMARIZE],
+        "task_default_queue": TASKS[TaskType.SUMMARIZE].queue,
         "task_default_exchange": topology.TASK_EXCHANGE,
         "task_default_exchange_type": "topic",
         "task_create_missing_queues": False,
@@ -163,14 +165,15 @@ def warm_prefork_children() -> None:
 
 
 def make_celery_app(settings: Settings, *, queues: list[str] | None = None) -> Celery:
-    """The Celery app with every task registered (tasks are thin; see ``workers.tasks``)."""
-    from bookmarkai_ml.workers.tasks import register_tasks  # entry point builds inward deps
+    """A configured Celery app with no tasks: enough to send tasks; a worker's entry point
+    (``workers.app``) registers the tasks on it.
 
+    Raises:
+        ConfigurationError: a time limit would let one task outlive the consumer timeout.
+    """
+    time_limits(settings)  # refuse an unsafe configuration before anything connects
     app = Celery("bookmarkai_ml", set_as_current=False)
     app.conf.update(celery_config(settings, queues=queues))
-    register_tasks(app, settings, time_limits(settings))
-    if settings.worker.pool == "prefork":
-        warm_prefork_children()
     return app
 
 

@@ -9,9 +9,9 @@
 - A broker outage backs off 1 s -> 10 s and keeps every row, however long it lasts.
   A permanent refusal (unroutable, oversized) is retried with the same backoff and,
   after ``max_permanent_attempts``, marks the job ``failed`` with the reason.
-- Housekeeping every ``maintenance_interval_s``: jobs whose lease expired (a dead
-  worker whose message was already acked) are queued again, and the backlog gauges
-  are reported; callers add more (the DLQ archiver) via ``maintenance``.
+- Housekeeping every ``maintenance_interval_s``: the job repository sweeps jobs whose
+  lease expired (a dead worker whose message was already acked) back to the queue, and
+  the backlog gauges are reported; callers add more (the DLQ archiver) via ``maintenance``.
 
 Runs standalone (``bookmarkai-ml relay``) or inside another asyncio program
 (``start()`` / ``stop()``); database calls run on one private thread so the event loop
@@ -34,8 +34,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from bookmarkai_ml.config import OutboxSettings
-from bookmarkai_ml.db.engine import make_session_factory
-from bookmarkai_ml.db.models import Job
+from bookmarkai_ml.db.engine import make_session_factory, translate_db_errors
+from bookmarkai_ml.db.jobs import fail_unfinished
 from bookmarkai_ml.domain.backoff import Backoff
 from bookmarkai_ml.errors import (
     BrokerUnavailableError,
@@ -44,8 +44,7 @@ from bookmarkai_ml.errors import (
 )
 from bookmarkai_ml.messaging import protocol, topology
 from bookmarkai_ml.messaging.hooks import RelayHooks
-from bookmarkai_ml.ports import Publisher
-from bookmarkai_ml.services import jobs
+from bookmarkai_ml.ports import JobRepository, Publisher
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -64,10 +63,6 @@ _BACKLOG = text(
 )
 _NEXT_DUE = text(
     "SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM ml_outbox WHERE sent_at IS NULL"
-)
-_STALE_LEASES = text(
-    "SELECT id FROM ml_jobs WHERE status = 'running' AND lease_expires_at < now() "
-    "ORDER BY lease_expires_at LIMIT 500 FOR UPDATE SKIP LOCKED"
 )
 
 
@@ -101,6 +96,7 @@ class OutboxRelay:
         *,
         engine: Engine,
         publisher: Publisher,
+        jobs: JobRepository,
         settings: OutboxSettings,
         hooks: RelayHooks | None = None,
         maintenance: Sequence[Callable[[], Awaitable[None]]] = (),
@@ -115,6 +111,7 @@ class OutboxRelay:
         self._engine = engine
         self._sessions = make_session_factory(engine)
         self._publisher = publisher
+        self._jobs = jobs
         self._settings = settings
         self._hooks = hooks
         self._maintenance = list(maintenance)
@@ -131,7 +128,7 @@ class OutboxRelay:
         loop = asyncio.get_running_loop()
 
         def call() -> T:
-            with jobs.translate_db_errors():
+            with translate_db_errors():
                 return fn(*args)
 
         return await loop.run_in_executor(self._db, call)
@@ -197,7 +194,7 @@ class OutboxRelay:
         )
         if row.job_id is not None:
             code = getattr(error, "code", "publish_rejected")
-            jobs.fail_unfinished(session, row.job_id, code=code, message=message)
+            fail_unfinished(session, row.job_id, code=code, message=message)
 
     async def _publish(self, row: _Row) -> BaseException | None:
         try:
@@ -237,23 +234,15 @@ class OutboxRelay:
     # -- housekeeping ----------------------------------------------------------------------
 
     def _requeue_expired_leases(self) -> int:
-        with self._sessions() as session, session.begin():
-            ids: list[UUID] = list(session.execute(_STALE_LEASES).scalars())
-            failed = [
-                job_id
-                for job_id in ids
-                if not jobs.expire_lease(
-                    session, session.get_one(Job, job_id), max_attempts=self._max_attempts
-                )
-            ]
-        if ids:
+        requeued, failed = self._jobs.sweep_expired_leases(max_attempts=self._max_attempts)
+        if requeued or failed:
             log.warning(
                 "%d jobs' worker leases expired: %d requeued, %d out of attempts (failed)",
-                len(ids),
-                len(ids) - len(failed),
-                len(failed),
+                requeued + failed,
+                requeued,
+                failed,
             )
-        return len(ids)
+        return requeued + failed
 
     def _backlog(self) -> tuple[int, float]:
         with self._engine.connect() as conn:

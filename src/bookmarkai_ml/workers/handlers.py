@@ -1,32 +1,32 @@
-"""Which handler runs each task type: one registered factory per ``TaskType``, built lazily.
+"""Which handler runs each task type: factories per ``TaskType``, each built lazily, once.
 
 A handler turns a validated task message into a ``TaskOutcome``::
 
     def handler(message: SummarizeTask, ctx: JobContext) -> TaskOutcome
 
-Services register a *factory* (``Settings -> Handler``) so that heavy models load only
-in a worker that consumes that queue, once per process, on first use::
+A *factory* (``Settings -> Handler``) builds it, so heavy models load only in a worker
+that consumes that queue, once per process, on first use. The default factories come
+from the composition root (``bootstrap.handlers``), which hands them to
+:class:`HandlerRegistry`. A plugin overrides a default by registering its own::
 
     from bookmarkai_ml.workers import handlers
 
     def _summarizer(settings: Settings) -> handlers.Handler:
-        from bookmarkai_ml.services.summarization import build_handler
-        return build_handler(settings)
+        return MySummarizationService(...)
 
     handlers.register(TaskType.SUMMARIZE, _summarizer)
 
-or, without a function, ``register(TaskType.SUMMARIZE, lazy("pkg.module:build_handler"))``.
-The defaults are registered at the bottom of this module, one entry per task type.
-
-Extra modules named in ``settings.worker.plugins`` are imported when a worker starts,
-so tests and deployments can register handlers without editing this file.
+or, without a function, ``register(TaskType.SUMMARIZE, lazy("pkg.module:build"))``.
+Modules named in ``settings.worker.plugins`` are imported when the registry is built,
+so tests and deployments can register handlers (and a budget ledger) without editing
+the package.
 """
 
 from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from bookmarkai_ml.config import Settings
@@ -81,10 +81,17 @@ def load_plugins(modules: Iterable[str]) -> None:
 
 
 class HandlerRegistry:
-    """Builds each handler once per process from ``settings``, on first use."""
+    """Builds each handler once per process from ``settings``, on first use.
 
-    def __init__(self, settings: Settings) -> None:
+    A factory registered with :func:`register` (a plugin) wins over the ``defaults``
+    the composition root passes in.
+    """
+
+    def __init__(
+        self, settings: Settings, defaults: Mapping[TaskType, HandlerFactory] | None = None
+    ) -> None:
         self._settings = settings
+        self._defaults = dict(defaults or {})
         self._built: dict[TaskType, Handler] = {}
         self._lock = threading.Lock()
 
@@ -99,7 +106,7 @@ class HandlerRegistry:
             return handler
         with self._lock:
             if task not in self._built:
-                factory = _FACTORIES.get(task)
+                factory = _FACTORIES.get(task) or self._defaults.get(task)
                 if factory is None:
                     raise ConfigurationError(f"no handler registered for task {task.value!r}")
                 self._built[task] = factory(self._settings)
@@ -111,7 +118,7 @@ _LEDGER: list[LedgerFactory] = []
 
 
 class _NoLedger:
-    """Fails closed: with no budget ledger registered, nothing may spend."""
+    """Fails closed: with no budget ledger at all, nothing may spend."""
 
     def reserve(self, *, job_id: Any, task: str, usd: Any) -> None:
         raise DatabaseUnavailableError("no budget ledger is registered; refusing to spend")
@@ -125,38 +132,9 @@ def register_ledger(factory: LedgerFactory) -> None:
     _LEDGER[:] = [factory]
 
 
-def build_ledger(settings: Settings, sessions: Any) -> BudgetLedger:
-    return _LEDGER[0](settings, sessions) if _LEDGER else _NoLedger()
-
-
-# -- registrations (one entry per area; heavy imports stay inside the factories) --------
-
-
-def _transcription(settings: Settings) -> Handler:
-    from bookmarkai_ml.services.transcription import build_service
-
-    return build_service(settings)
-
-
-def _summarization(settings: Settings) -> Handler:
-    from bookmarkai_ml.services.summarization import build_handler
-
-    return build_handler(settings)
-
-
-def _embedding(settings: Settings) -> Handler:
-    from bookmarkai_ml.services.embedding import build_handler
-
-    return build_handler(settings)
-
-
-def _budget_ledger(settings: Settings, sessions: Any) -> BudgetLedger:
-    from bookmarkai_ml.services.budgets import BudgetService
-
-    return BudgetService.from_settings(settings, sessions)
-
-
-register(TaskType.TRANSCRIBE, _transcription)
-register(TaskType.SUMMARIZE, _summarization)
-register(TaskType.EMBED, _embedding)
-register_ledger(_budget_ledger)
+def build_ledger(
+    settings: Settings, sessions: Any, *, default: LedgerFactory | None = None
+) -> BudgetLedger:
+    """The registered ledger, else ``default``'s, else one that refuses to spend."""
+    factory = _LEDGER[0] if _LEDGER else default
+    return factory(settings, sessions) if factory is not None else _NoLedger()

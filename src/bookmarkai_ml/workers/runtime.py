@@ -1,24 +1,15 @@
-"""The job runtime: claim a job with a lease, run its handler, finish it exactly once.
+"""The job runtime: claim a job with a lease, run its handler, end the run exactly once.
 
-Delivery is at-least-once, so every step is idempotent:
-
-- claim: ``queued -> running`` (or take over an expired lease) in one UPDATE; a job
-  that is done, cancelled, or leased by a live worker is skipped and its message acked;
-- finish: status ``done``, the one ``ml_results`` row, the one ``ml_costs`` row, the
-  settled budget reservation and the child jobs of ``then`` (with their outbox rows)
-  commit in ONE transaction, guarded by ``status='running' AND lease_owner=me``;
-- errors: ``PermanentError`` fails the job; ``RetryableError`` requeues it through the
-  outbox with backoff (durable, and independent of broker-side delays), then fails it
-  after ``max_retries``; ``BudgetExceededError`` ends it ``budget_exceeded``; anything
-  else is a crash: the message is requeued until its last allowed delivery, then the
-  job fails and the message goes to the DLQ with the reason.
-
-The runtime decides; ``workers.tasks`` turns the decision into ack / reject.
+Delivery is at-least-once, so every step is idempotent (the guards are the job
+repository's, ``db/jobs.py``): a duplicate delivery of a job that is done, cancelled or
+leased by a live worker is skipped and its message acked; the finish commits the result,
+the cost, the settled budget and the follow-up jobs in one transaction. When the handler
+raises, ``domain.verdict`` decides and :meth:`JobRuntime._apply` carries it out, in one
+place. ``workers.tasks`` turns the report's disposition into ack / reject.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import socket
@@ -26,46 +17,20 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import text
-
-from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import TaskType, decode_task
-from bookmarkai_ml.db.engine import SessionFactory, transaction
-from bookmarkai_ml.db.models import Job
-from bookmarkai_ml.domain.backoff import Backoff
-from bookmarkai_ml.errors import (
-    BudgetExceededError,
-    ConflictError,
-    ContractError,
-    DatabaseUnavailableError,
-    PermanentError,
-    RetryableError,
-)
-from bookmarkai_ml.ports import BudgetLedger, CostLine, TaskOutcome
-from bookmarkai_ml.services import jobs
+from bookmarkai_ml.contracts.messages import TaskMessageT
+from bookmarkai_ml.domain.verdict import Disposition, RetryPolicy, Verdict, verdict_for
+from bookmarkai_ml.errors import ContractError, DatabaseUnavailableError
+from bookmarkai_ml.ports import BudgetLedger, CostLine, JobRepository, TaskOutcome
 from bookmarkai_ml.workers.context import KeepLeased, RunContext
-from bookmarkai_ml.workers.finish import finish_done
 from bookmarkai_ml.workers.handlers import HandlerRegistry
 
 log = logging.getLogger(__name__)
 
-
-class Disposition(StrEnum):
-    """What happened to a delivery; also the ``outcome`` label of ``ml_tasks``."""
-
-    DONE = "done"
-    FAILED = "failed"
-    RETRIED = "retried"
-    SKIPPED = "skipped"
-    BUDGET_EXCEEDED = "budget_exceeded"
-    CANCELLED = "cancelled"
-    DEAD_LETTER = "dead_letter"  # ack after sending a copy to the DLQ with the reason
-    REQUEUE = "requeue"  # reject with requeue: the broker redelivers (delivery count + 1)
+__all__ = ["Delivery", "Disposition", "JobRuntime", "Report", "default_owner"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,45 +46,14 @@ class Delivery:
 
 @dataclass(frozen=True, slots=True)
 class Report:
+    """What one delivery came to; the metrics hooks and the ack/reject decision read it."""
+
     disposition: Disposition
     task: str
     job_id: UUID | None = None
     reason: str | None = None
     cost: CostLine | None = None
     chunks: int | None = None  # transcribed or embedded chunks, for the volume metrics
-
-
-class _LeaseLost(ConflictError):
-    """Another worker took the job over (our lease expired) or it was cancelled."""
-
-    code = "lease_lost"
-
-
-_CLAIM = text(
-    """
-    UPDATE ml_jobs SET status = 'running', lease_owner = :owner,
-        lease_expires_at = now() + make_interval(secs => :lease),
-        attempts = attempts + 1, started_at = coalesce(started_at, now()), updated_at = now()
-    WHERE id = :id AND (status = 'queued' OR (status = 'running' AND
-        (lease_expires_at IS NULL OR lease_expires_at < now() OR lease_owner = :owner)))
-    RETURNING attempts
-    """
-)
-_HEARTBEAT = text(
-    "UPDATE ml_jobs SET lease_expires_at = now() + make_interval(secs => :lease) "
-    "WHERE id = :id AND status = 'running' AND lease_owner = :owner"
-)
-_END = text(
-    """
-    UPDATE ml_jobs SET status = CAST(:status AS varchar), error_code = :code,
-        error_message = :message, retry_after = :retry_after,
-        lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
-        finished_at = CASE WHEN CAST(:status AS varchar) = 'queued' THEN NULL ELSE now() END
-    WHERE id = :id AND status NOT IN ('done', 'cancelled')
-      AND (lease_owner = CAST(:owner AS varchar) OR lease_owner IS NULL
-           OR CAST(:owner AS varchar) = '')
-    """
-)
 
 
 def default_owner() -> str:
@@ -135,148 +69,62 @@ def _job_id_of(kwargs: Mapping[str, Any]) -> UUID | None:
 
 
 class JobRuntime:
-    """Runs deliveries for one worker process; thread-safe (one session per step)."""
+    """Runs deliveries for one worker process; thread-safe (the repository opens a session
+    per call)."""
 
     def __init__(
         self,
         *,
-        settings: Settings,
-        sessions: SessionFactory,
+        jobs: JobRepository,
         handlers: HandlerRegistry,
         ledger: BudgetLedger,
+        policy: RetryPolicy,
+        lease_s: float,
         time_limit_errors: tuple[type[BaseException], ...] = (),
     ) -> None:
         """``time_limit_errors``: what the pool raises in a task at its soft time limit
         (Celery's ``SoftTimeLimitExceeded``); such a job fails with ``time_limit``."""
-        self.settings = settings
-        self.sessions = sessions
+        self.jobs = jobs
         self.handlers = handlers
         self.ledger = ledger
+        self._policy = policy
+        self._lease_s = lease_s
         self._time_limit_errors = time_limit_errors
-        self._retry_backoff = Backoff(
-            initial=1.0, maximum=float(settings.worker.retry_backoff_max_s)
-        )
-
-    # -- small transactions --------------------------------------------------------
-
-    def _execute(self, statement: Any, **params: Any) -> None:
-        with jobs.translate_db_errors(), transaction(self.sessions) as session:
-            session.execute(statement, params)
-
-    def _adopt_and_claim(
-        self, message: Any, owner: str, delivery: Delivery
-    ) -> tuple[UUID, int | None]:
-        """Find (or create) the message's job and lease it, in one transaction."""
-        with jobs.translate_db_errors(), transaction(self.sessions) as session:
-            job_id = jobs.adopt(session, message, traceparent=delivery.traceparent)
-            params = {"id": job_id, "owner": owner, "lease": float(self.settings.worker.lease_s)}
-            attempts = session.execute(_CLAIM, params).scalar()
-        return job_id, None if attempts is None else int(attempts)
-
-    def heartbeat(self, job_id: UUID, owner: str | None = None) -> None:
-        """Extend the lease.
-
-        Raises:
-            ConflictError: the lease was lost (expired and taken over, or cancelled).
-        """
-        with jobs.translate_db_errors(), transaction(self.sessions) as session:
-            result = session.execute(
-                _HEARTBEAT,
-                {
-                    "id": job_id,
-                    "owner": owner or default_owner(),
-                    "lease": float(self.settings.worker.lease_s),
-                },
-            )
-            if getattr(result, "rowcount", 1) == 0:
-                raise _LeaseLost(f"job {job_id}: lease lost")
-
-    def _end(
-        self,
-        job_id: UUID,
-        status: str,
-        *,
-        owner: str,
-        code: str | None = None,
-        message: str | None = None,
-        retry_after: datetime | None = None,
-    ) -> None:
-        self._execute(
-            _END,
-            id=job_id,
-            status=status,
-            owner=owner,
-            code=code,
-            message=(message or "")[:4000] or None,
-            retry_after=retry_after,
-        )
-
-    def _release_budget(self, ctx: RunContext) -> None:
-        if not ctx.reserved:
-            return
-        try:
-            self.ledger.release(job_id=ctx.job_id)
-        except Exception:  # the reservation expires on its own; never mask the real error
-            log.exception("could not release the budget reservation of job %s", ctx.job_id)
-
-    def _retry_later(self, job_id: UUID, attempts: int, exc: RetryableError, owner: str) -> None:
-        delay = exc.retry_after_s or self._retry_backoff.delay(attempts)
-        with jobs.translate_db_errors(), transaction(self.sessions) as session:
-            self._end_in(session, job_id, owner=owner, code=exc.code, message=str(exc))
-            job = session.get_one(Job, job_id)
-            jobs.enqueue(
-                session,
-                job_id=job_id,
-                task=job.task,
-                kwargs=job.payload,
-                traceparent=job.traceparent,
-                delay_s=delay,
-            )
-
-    @staticmethod
-    def _end_in(session: Any, job_id: UUID, *, owner: str, code: str, message: str) -> None:
-        session.execute(
-            _END,
-            {
-                "id": job_id,
-                "status": "queued",
-                "owner": owner,
-                "code": code,
-                "message": message[:4000],
-                "retry_after": None,
-            },
-        )
-
-    # -- one delivery -------------------------------------------------------------------
 
     def run(
         self, task: TaskType, kwargs: Mapping[str, Any], delivery: Delivery = Delivery()
     ) -> Report:
         """Process one delivery of ``task(**kwargs)`` and say what to do with the message."""
-        owner = default_owner()
         try:
             message = decode_task(task, kwargs)
         except ContractError as exc:
-            reason = f"{exc.code}: {exc.message}"
-            job_id = _job_id_of(kwargs)
-            if job_id is not None:
-                try:
-                    self._end(job_id, "failed", owner="", code=exc.code, message=exc.message)
-                except DatabaseUnavailableError:
-                    return Report(Disposition.REQUEUE, task.value, job_id, "database unavailable")
-            return Report(Disposition.DEAD_LETTER, task.value, job_id, reason)
+            return self._broken_contract(task, kwargs, exc)
+        owner = default_owner()
         try:
-            job_id, attempts = self._adopt_and_claim(message, owner, delivery)
+            job_id, attempts = self.jobs.claim(
+                message, owner=owner, traceparent=delivery.traceparent
+            )
         except DatabaseUnavailableError as exc:
             return Report(Disposition.REQUEUE, task.value, message.job_id, str(exc))
         if attempts is None:
             return Report(Disposition.SKIPPED, task.value, job_id, "done, cancelled or leased")
         return self._run_claimed(task, message, job_id, attempts, delivery, owner)
 
+    def _broken_contract(
+        self, task: TaskType, kwargs: Mapping[str, Any], exc: ContractError
+    ) -> Report:
+        job_id = _job_id_of(kwargs)
+        if job_id is not None:
+            try:
+                self.jobs.fail(job_id, code=exc.code, message=exc.message)
+            except DatabaseUnavailableError:
+                return Report(Disposition.REQUEUE, task.value, job_id, "database unavailable")
+        return Report(Disposition.DEAD_LETTER, task.value, job_id, f"{exc.code}: {exc.message}")
+
     def _run_claimed(
         self,
         task: TaskType,
-        message: Any,
+        message: TaskMessageT,
         job_id: UUID,
         attempts: int,
         delivery: Delivery,
@@ -286,67 +134,27 @@ class JobRuntime:
             job_id=job_id,
             task=task,
             ledger=self.ledger,
-            renew=functools.partial(self.heartbeat, job_id, owner),
+            renew=lambda: self.jobs.heartbeat(job_id, owner=owner),
             time_limit_s=delivery.time_limit_s,
         )
         started = time.monotonic()
         try:
-            with KeepLeased(ctx, every_s=self.settings.worker.lease_s / 3):
+            with KeepLeased(ctx, every_s=self._lease_s / 3):
                 outcome: TaskOutcome = self.handlers.get(task)(message, ctx)
-        except _LeaseLost as exc:
-            return Report(Disposition.SKIPPED, task.value, job_id, str(exc))
-        except BudgetExceededError as exc:
-            self._release_budget(ctx)
-            self._end(
-                job_id,
-                "budget_exceeded",
-                owner=owner,
-                code=exc.code,
-                message=exc.message,
-                retry_after=exc.retry_after,
+        except Exception as exc:  # every failure is judged by domain.verdict
+            verdict = verdict_for(
+                exc,
+                task=task.value,
+                attempts=attempts,
+                delivery_count=delivery.delivery_count,
+                policy=self._policy,
+                time_limit_errors=self._time_limit_errors,
             )
-            return Report(Disposition.BUDGET_EXCEEDED, task.value, job_id, exc.message)
-        except PermanentError as exc:
-            self._release_budget(ctx)
-            self._end(job_id, "failed", owner=owner, code=exc.code, message=exc.message)
-            return Report(Disposition.FAILED, task.value, job_id, f"{exc.code}: {exc.message}")
-        except RetryableError as exc:
-            self._release_budget(ctx)
-            if attempts > self.settings.worker.max_retries:
-                self._end(
-                    job_id,
-                    "failed",
-                    owner=owner,
-                    code=exc.code,
-                    message=f"gave up after {attempts} attempts: {exc.message}",
-                )
-                return Report(Disposition.FAILED, task.value, job_id, exc.message)
-            self._retry_later(job_id, attempts, exc, owner)
-            return Report(Disposition.RETRIED, task.value, job_id, exc.message)
-        except self._time_limit_errors:
-            self._release_budget(ctx)
-            reason = f"stopped at the {task.value} soft time limit"
-            self._end(job_id, "failed", owner=owner, code="time_limit", message=reason)
-            return Report(Disposition.FAILED, task.value, job_id, reason)
-        except Exception as exc:  # a crash or a poison message; bounded by the delivery limit
-            self._release_budget(ctx)
-            reason = f"{type(exc).__name__}: {exc}"
-            log.exception("task %s job %s crashed", task.value, job_id)
-            if delivery.delivery_count + 1 >= self.settings.broker.delivery_limit:
-                self._end(
-                    job_id,
-                    "failed",
-                    owner=owner,
-                    code="poison_message",
-                    message=f"failed on {delivery.delivery_count + 1} deliveries: {reason}",
-                )
-                return Report(Disposition.DEAD_LETTER, task.value, job_id, reason)
-            self._end(job_id, "queued", owner=owner, code="crashed", message=reason)
-            return Report(Disposition.REQUEUE, task.value, job_id, reason)
+            return self._apply(verdict, exc, ctx, task, owner)
         duration_ms = int((time.monotonic() - started) * 1000)
         try:
-            finished = finish_done(
-                self.sessions, job_id=job_id, owner=owner, outcome=outcome, duration_ms=duration_ms
+            finished = self.jobs.finish(
+                job_id, owner=owner, outcome=outcome, duration_ms=duration_ms
             )
         except DatabaseUnavailableError as exc:
             return Report(Disposition.REQUEUE, task.value, job_id, str(exc))
@@ -360,3 +168,27 @@ class JobRuntime:
             cost=outcome.cost,
             chunks=chunks if isinstance(chunks, int) else None,
         )
+
+    def _apply(
+        self, verdict: Verdict, exc: Exception, ctx: RunContext, task: TaskType, owner: str
+    ) -> Report:
+        """Carry out a verdict: release the budget, end the job, report the disposition.
+
+        Raises:
+            DatabaseUnavailableError: the job could not be ended; the message is requeued
+                by the caller and the whole delivery runs again.
+        """
+        if verdict.disposition in (Disposition.REQUEUE, Disposition.DEAD_LETTER):
+            log.error("task %s job %s crashed", task.value, ctx.job_id, exc_info=exc)
+        if verdict.ending is not None:
+            self._release_budget(ctx)
+            self.jobs.end(ctx.job_id, verdict.ending, owner=owner)
+        return Report(verdict.disposition, task.value, ctx.job_id, verdict.reason)
+
+    def _release_budget(self, ctx: RunContext) -> None:
+        if not ctx.reserved:
+            return
+        try:
+            self.ledger.release(job_id=ctx.job_id)
+        except Exception:  # the reservation expires on its own; never mask the real error
+            log.exception("could not release the budget reservation of job %s", ctx.job_id)

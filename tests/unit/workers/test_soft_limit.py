@@ -8,7 +8,7 @@ import time
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 
-from bookmarkai_ml.workers.tasks import soft_limit_in_thread
+from bookmarkai_ml.workers.softlimits import soft_limit_in_thread
 
 
 def _spin(seconds: float) -> None:

@@ -1,19 +1,15 @@
-"""The enrich chain: which jobs one saved item needs (SPEC §1b ``enrich``).
+"""The enrich chain: which jobs one saved item needs, and what a finished job feeds on.
 
 Media is transcribed first, and the transcript then feeds a summary and embeddings
-(``then=[summarize, embed]``: the worker queues those from the transcript in the
-transaction that finishes the transcription). Text skips transcription: summary and
-embeddings run side by side. The API and the CLI both plan through here.
+(``then=[summarize, embed]``: the job repository submits those from the transcript in the
+transaction that finishes the transcription, see :func:`child_message`). Text skips
+transcription: summary and embeddings run side by side. The API and the CLI both plan
+through here (docs/api.md, task ``enrich``). Pure: no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from uuid import UUID
-
-from sqlalchemy import text
-from sqlalchemy.orm import Session
 
 from bookmarkai_ml.contracts import (
     EmbedOptions,
@@ -23,9 +19,10 @@ from bookmarkai_ml.contracts import (
     TaskType,
     TranscribeOptions,
     TranscribeTask,
+    TranscriptSegmentIn,
 )
 from bookmarkai_ml.contracts.messages import TaskMessageT
-from bookmarkai_ml.services import jobs
+from bookmarkai_ml.ports import TaskOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,19 +58,25 @@ def plan_enrich(
     ]
 
 
-def family(session: Session, roots: Sequence[UUID]) -> list[jobs.JobView]:
-    """Every job in the chains started by ``roots`` (roots first, then their children)."""
-    rows: list[UUID] = list(session.execute(_FAMILY, {"roots": list(roots)}).scalars())
-    return [jobs.get(session, job_id) for job_id in rows]
-
-
-_FAMILY = text(
-    """
-    WITH RECURSIVE tree AS (
-        SELECT id, 0 AS depth, created_at FROM ml_jobs WHERE id = ANY(:roots)
-        UNION ALL
-        SELECT j.id, t.depth + 1, j.created_at FROM ml_jobs j JOIN tree t ON j.parent_id = t.id
-    )
-    SELECT id FROM tree ORDER BY depth, created_at
-    """
-)
+def child_message(
+    task: TaskType, *, tenant_id: str, share_id: str, outcome: TaskOutcome
+) -> TaskMessageT | None:
+    """The message of a follow-up job fed by its parent's output; None if nothing to feed."""
+    text_in = (outcome.follow_up_text or "").strip()
+    if not text_in:
+        return None
+    if task is TaskType.SUMMARIZE:
+        return SummarizeTask(tenant_id=tenant_id, share_id=share_id, content=text_in)
+    if task is TaskType.EMBED:
+        segments = [
+            TranscriptSegmentIn(start=s.start, end=s.end, text=s.text)
+            for s in outcome.follow_up_segments
+        ]
+        return EmbedTask(
+            tenant_id=tenant_id,
+            share_id=share_id,
+            content=text_in,
+            segments=segments or None,
+            options=EmbedOptions(content_kind="transcript" if segments else "text"),
+        )
+    return None  # transcription needs media, not text: it cannot follow another task

@@ -1,0 +1,53 @@
+"""The worker entry point: a configured Celery app with the tasks registered on it.
+
+``messaging.celery_app`` is configuration only; this module wires the worker side to it:
+the job runtime (built by the composition root once per process, after the prefork fork),
+the dead-letter publisher, the time limits and the prefork warm-up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from celery.exceptions import SoftTimeLimitExceeded
+
+from bookmarkai_ml import bootstrap
+from bookmarkai_ml.config import Settings
+from bookmarkai_ml.messaging.celery_app import (
+    make_celery_app,
+    publish_dead_letter,
+    time_limits,
+    warm_prefork_children,
+)
+from bookmarkai_ml.workers.runtime import JobRuntime
+from bookmarkai_ml.workers.tasks import RuntimeHolder, register_tasks
+
+
+def make_worker_app(settings: Settings, *, queues: list[str] | None = None) -> Celery:
+    """The Celery app a worker runs: configuration, tasks, dead-lettering.
+
+    Raises:
+        ConfigurationError: the settings are unsafe (e.g. a time limit past the consumer
+            timeout) or a handler plugin cannot be imported.
+    """
+    app = make_celery_app(settings, queues=queues)
+
+    def build_runtime() -> JobRuntime:
+        return bootstrap.job_runtime(settings, time_limit_errors=(SoftTimeLimitExceeded,))
+
+    def dead_letter(queue: str, body: bytes, headers: dict[str, Any], message_id: str) -> None:
+        publish_dead_letter(app, queue=queue, body=body, headers=headers, message_id=message_id)
+
+    prefork = settings.worker.pool == "prefork"
+    register_tasks(
+        app,
+        runtime=RuntimeHolder(build_runtime),
+        dead_letter=dead_letter,
+        time_limits=time_limits(settings),
+        pool_kills=prefork,
+    )
+    if prefork:
+        warm_prefork_children()
+    return app
+
