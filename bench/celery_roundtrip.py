@@ -18,14 +18,11 @@ import asyncio
 import json
 import multiprocessing
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import aio_pika
-
-sys.path.insert(0, str(Path(__file__).parent))
 from _broker import fresh_vhost
 
 from bookmarkai_ml.config import Settings

@@ -12,13 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
-from pathlib import Path
 
 import aio_pika
-
-sys.path.insert(0, str(Path(__file__).parent))
 from _broker import fresh_vhost
 
 from bookmarkai_ml.config import BrokerSettings

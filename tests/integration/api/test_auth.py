@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from api_helpers import MakeKey, bearer
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
@@ -13,6 +12,7 @@ from bookmarkai_ml.config import Environment, Settings
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.services import apikeys
+from support.api import MakeKey, bearer
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
-from api_helpers import MakeKey, bearer, counts
 from sqlalchemy import Engine
+
+from support.api import MakeKey, bearer, counts
 
 pytestmark = pytest.mark.integration
 

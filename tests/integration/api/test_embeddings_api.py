@@ -10,7 +10,6 @@ import httpx2
 import numpy as np
 import openai
 import pytest
-from api_helpers import HashEmbedder, MakeKey, bearer
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -18,6 +17,7 @@ from bookmarkai_ml.api import create_app
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.ports import Embedder
+from support.api import HashEmbedder, MakeKey, bearer
 
 pytestmark = pytest.mark.integration
 

@@ -6,12 +6,12 @@ import logging
 
 import httpx
 import pytest
-from api_helpers import MakeKey, bearer
 from sqlalchemy import Engine
 
 from bookmarkai_ml.api import create_app
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db.engine import make_engine
+from support.api import MakeKey, bearer
 
 pytestmark = pytest.mark.integration
 

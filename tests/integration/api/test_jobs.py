@@ -6,13 +6,13 @@ from typing import Any
 
 import httpx
 import pytest
-from api_helpers import MakeKey, bearer, counts
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import Engine, text
 
 from bookmarkai_ml.api import create_app
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.observability import tracing
+from support.api import MakeKey, bearer, counts
 
 pytestmark = pytest.mark.integration
 

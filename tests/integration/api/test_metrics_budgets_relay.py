@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from api_helpers import MakeKey, bearer
 from sqlalchemy import Engine, text
 
 from bookmarkai_ml.api import create_app
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.observability import names
+from support.api import MakeKey, bearer
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,6 @@ import httpx2
 import numpy as np
 import openai
 import pytest
-from api_helpers import MakeKey, bearer
 from sqlalchemy import Engine
 
 from bookmarkai_ml.api import create_app
@@ -26,6 +25,7 @@ from bookmarkai_ml.db.engine import SessionFactory
 from bookmarkai_ml.domain.model_selection import LOCAL_MODEL
 from bookmarkai_ml.fakes import FakeJobContext
 from bookmarkai_ml.services.embedding import build_handler
+from support.api import MakeKey, bearer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

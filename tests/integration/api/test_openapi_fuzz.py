@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from api_helpers import HashEmbedder, MakeKey, bearer
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import CheckFunction
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -22,6 +21,7 @@ from bookmarkai_ml.api import create_app
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db.engine import SessionFactory
 from bookmarkai_ml.services.search import SearchService
+from support.api import HashEmbedder, MakeKey, bearer
 
 pytestmark = pytest.mark.integration
 

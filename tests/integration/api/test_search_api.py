@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from api_helpers import HashEmbedder, MakeKey, bearer
 from sqlalchemy import Engine
 
 from bookmarkai_ml.api import create_app
@@ -17,6 +16,7 @@ from bookmarkai_ml.domain.pricing import price_table
 from bookmarkai_ml.fakes import FakeJobContext
 from bookmarkai_ml.services.embedding import EmbeddingService
 from bookmarkai_ml.services.search import SearchService
+from support.api import HashEmbedder, MakeKey, bearer
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from rabbit_nodes import NodeFactory
+
+from support.rabbit_nodes import NodeFactory
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 
 import aio_pika
 import pytest
-from rabbit_nodes import (
+
+from support.rabbit_nodes import (
     DEPLOY,
     NodeFactory,
     RabbitNode,

@@ -17,10 +17,18 @@ import aio_pika
 import pytest
 from aiormq.exceptions import AMQPConnectionError
 from kombu.connection import Connection
-from rabbit_nodes import DEPLOY, Certs, NodeFactory, free_port, make_certs, rewrite, shipped_haproxy
 
 from bookmarkai_ml.config import BrokerSettings, Settings
 from bookmarkai_ml.messaging import tls
+from support.rabbit_nodes import (
+    DEPLOY,
+    Certs,
+    NodeFactory,
+    free_port,
+    make_certs,
+    rewrite,
+    shipped_haproxy,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

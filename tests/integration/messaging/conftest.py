@@ -1,4 +1,4 @@
-"""Fixtures of the messaging integration tests (helpers live in ``bkml_harness``)."""
+"""Fixtures of the messaging integration tests (helpers live in ``support.harness``)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
-from bkml_harness import PrivateBroker, Stack, declare_url, make_stack, purge
 from sqlalchemy import Engine
 
 from bookmarkai_ml.db.engine import SessionFactory
+from support.harness import PrivateBroker, Stack, declare_url, make_stack, purge
 
 
 @pytest.fixture(scope="session")

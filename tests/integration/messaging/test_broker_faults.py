@@ -11,7 +11,6 @@ from pathlib import Path
 
 import aiormq
 import pytest
-from bkml_harness import PrivateBroker, Stack, make_stack, purge
 from sqlalchemy import Engine
 
 from bookmarkai_ml.config import Settings
@@ -22,6 +21,7 @@ from bookmarkai_ml.messaging import protocol, topology
 from bookmarkai_ml.messaging.hooks import ConnectionState, NullHooks
 from bookmarkai_ml.messaging.producer import Producer
 from bookmarkai_ml.services import jobs
+from support.harness import PrivateBroker, Stack, make_stack, purge
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -8,12 +8,12 @@ import subprocess
 
 import aio_pika
 import pytest
-from bkml_harness import CLI, Stack
 
 from bookmarkai_ml.contracts import SummarizeTask
 from bookmarkai_ml.db.engine import transaction
 from bookmarkai_ml.messaging import protocol, topology
 from bookmarkai_ml.services import jobs
+from support.harness import CLI, Stack
 
 pytestmark = pytest.mark.integration
 

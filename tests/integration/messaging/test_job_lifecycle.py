@@ -9,12 +9,12 @@ from collections.abc import Callable
 from uuid import UUID
 
 import pytest
-from bkml_harness import Stack, free_port
 from sqlalchemy import text
 
 from bookmarkai_ml.contracts import SummarizeTask
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.services import jobs
+from support.harness import Stack, free_port
 
 pytestmark = pytest.mark.integration
 

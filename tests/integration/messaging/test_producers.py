@@ -11,12 +11,12 @@ from typing import Any
 
 import aio_pika
 import pytest
-from bkml_harness import CLI, Stack
 
 from bookmarkai_ml.contracts import SummarizeTask, encode_task
 from bookmarkai_ml.messaging import protocol, topology
 from bookmarkai_ml.messaging.celery_app import make_celery_app
 from bookmarkai_ml.messaging.producer import Producer
+from support.harness import CLI, Stack
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,6 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
-from bkml_harness import Stack
 from sqlalchemy import text
 
 from bookmarkai_ml.config import OutboxSettings
@@ -17,6 +16,7 @@ from bookmarkai_ml.errors import BrokerUnavailableError
 from bookmarkai_ml.messaging.producer import Producer
 from bookmarkai_ml.messaging.relay import OutboxRelay
 from bookmarkai_ml.services import jobs
+from support.harness import Stack
 
 pytestmark = pytest.mark.integration
 

@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ml_helpers import MLStub
 
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.providers import ml_factory
 from bookmarkai_ml.providers.embed_local import SentenceTransformerEmbedder
 from bookmarkai_ml.providers.embed_onnx import OnnxEmbedder
+from support.ml import MLStub
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Embedding and search on the real Postgres with pgvector and the real model (ONNX path).
 
-A module-scoped corpus of 200 generated documents (``ml_corpus``) is embedded
+A module-scoped corpus of 200 generated documents (``support.corpus``) is embedded
 through the embed job handler under its own tenant, then searched.
 """
 
@@ -9,8 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from ml_corpus import corpus, queries
-from ml_helpers import MLStub, on_stub
 from sqlalchemy import Engine, text
 
 from bookmarkai_ml.config import Settings
@@ -26,6 +24,8 @@ from bookmarkai_ml.ports import Embedder
 from bookmarkai_ml.providers.embed_onnx import OnnxEmbedder
 from bookmarkai_ml.services.embedding import EmbeddingService, build_handler
 from bookmarkai_ml.services.search import SearchService
+from support.corpus import corpus, queries
+from support.ml import MLStub, on_stub
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ml_helpers import MLStub, chat_body, on_stub
 from sqlalchemy import Engine, text
 
 from bookmarkai_ml.config import Settings
@@ -20,13 +19,14 @@ from bookmarkai_ml.domain.text import split_sentences, word_count
 from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.providers.embed_onnx import OnnxEmbedder
 from bookmarkai_ml.providers.openai_http import OpenAIHTTP, RetryPolicy
-from bookmarkai_ml.providers.openai_stub import StubResponse
 from bookmarkai_ml.providers.summarize_extractive import ExtractiveSummarizer
 from bookmarkai_ml.providers.summarize_llamacpp import LlamaCppSummarizer
 from bookmarkai_ml.providers.summarize_openai import OpenAIChatSummarizer
 from bookmarkai_ml.services import jobs
 from bookmarkai_ml.workers import handlers
 from bookmarkai_ml.workers.runtime import JobRuntime
+from support.ml import MLStub, chat_body, on_stub
+from support.openai_stub import StubResponse
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from tx_helpers import SENTENCES, LoopbackServer
+
+from support.transcription import SENTENCES, LoopbackServer
 
 
 @pytest.fixture

@@ -19,8 +19,6 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
-from tx_helpers import TOTAL_SPENT_AND_HELD as _TOTAL
-from tx_helpers import Sampler
 
 from bookmarkai_ml.config import BudgetSettings, MediaSettings
 from bookmarkai_ml.contracts import TranscribeTask
@@ -32,10 +30,12 @@ from bookmarkai_ml.media.audio import AudioProcessor
 from bookmarkai_ml.media.download import Downloader
 from bookmarkai_ml.ports import TaskOutcome
 from bookmarkai_ml.providers.openai_http import OpenAIHTTP
-from bookmarkai_ml.providers.openai_stub import OpenAIStub
 from bookmarkai_ml.providers.whisper_openai import OpenAIWhisperTranscriber
 from bookmarkai_ml.services.budgets import BudgetService
 from bookmarkai_ml.services.transcription import ESTIMATE_MARGIN_S, TranscriptionService
+from support.openai_stub import OpenAIStub
+from support.transcription import TOTAL_SPENT_AND_HELD as _TOTAL
+from support.transcription import Sampler
 
 pytestmark = pytest.mark.integration
 

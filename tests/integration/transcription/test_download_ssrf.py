@@ -12,12 +12,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from tx_helpers import LoopbackServer, make_tls, reply, stream
 
 from bookmarkai_ml.config import MediaSettings
 from bookmarkai_ml.errors import MediaError, RetryableError, UnsafeURLError
 from bookmarkai_ml.media.download import Downloader
 from bookmarkai_ml.media.ssrf import is_public
+from support.transcription import LoopbackServer, make_tls, reply, stream
 
 pytestmark = pytest.mark.integration
 

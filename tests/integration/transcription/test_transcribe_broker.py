@@ -7,7 +7,6 @@ registry: no test plugins, the real model and the real budget ledger.
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -21,13 +20,11 @@ from bookmarkai_ml.contracts import TranscribeOptions, TranscribeTask
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.domain.pricing import audio_cost
 from bookmarkai_ml.media.audio import AudioProcessor
-from bookmarkai_ml.providers.openai_stub import OpenAIStub
 from bookmarkai_ml.services import jobs
 from bookmarkai_ml.services.transcription import ESTIMATE_MARGIN_S
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "messaging"))
-from bkml_harness import Stack, declare_url, make_stack, purge
-from tx_helpers import Sampler
+from support.harness import Stack, declare_url, make_stack, purge
+from support.openai_stub import OpenAIStub
+from support.transcription import Sampler
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

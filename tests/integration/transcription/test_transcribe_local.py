@@ -12,7 +12,6 @@ from pathlib import Path
 
 import jiwer
 import pytest
-from tx_helpers import LoopbackServer, reply
 
 from bookmarkai_ml.config import MediaSettings, ModelSettings
 from bookmarkai_ml.contracts import TranscribeOptions, TranscribeTask, TranscriptResult
@@ -24,6 +23,7 @@ from bookmarkai_ml.media.storage import LocalMediaStore
 from bookmarkai_ml.ports import TaskOutcome
 from bookmarkai_ml.providers.whisper_local import LocalWhisperTranscriber
 from bookmarkai_ml.services.transcription import TranscriptionService
+from support.transcription import LoopbackServer, reply
 
 pytestmark = pytest.mark.integration
 

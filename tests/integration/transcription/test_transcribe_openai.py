@@ -16,9 +16,9 @@ from bookmarkai_ml.fakes import FakeJobContext
 from bookmarkai_ml.media.audio import AudioProcessor
 from bookmarkai_ml.media.download import Downloader
 from bookmarkai_ml.providers.openai_http import OpenAIHTTP, RetryPolicy
-from bookmarkai_ml.providers.openai_stub import OpenAIStub, StubResponse
 from bookmarkai_ml.providers.whisper_openai import OpenAIWhisperTranscriber
 from bookmarkai_ml.services.transcription import ESTIMATE_MARGIN_S, TranscriptionService
+from support.openai_stub import OpenAIStub, StubResponse
 
 pytestmark = pytest.mark.integration
 

@@ -20,10 +20,10 @@ from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import TaskType, TranscribeOptions, TranscribeTask
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.domain.pricing import audio_cost
-from bookmarkai_ml.providers.openai_stub import OpenAIStub
 from bookmarkai_ml.services import jobs
 from bookmarkai_ml.workers import handlers
 from bookmarkai_ml.workers.runtime import JobRuntime
+from support.openai_stub import OpenAIStub
 
 pytestmark = pytest.mark.integration
 

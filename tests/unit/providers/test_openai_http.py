@@ -13,7 +13,7 @@ import pytest
 from bookmarkai_ml.config import ModelSettings
 from bookmarkai_ml.errors import ProviderRejectedError, ProviderUnavailableError
 from bookmarkai_ml.providers.openai_http import OpenAIHTTP, RetryPolicy, parse_retry_after
-from bookmarkai_ml.providers.openai_stub import OpenAIStub, StubResponse
+from support.openai_stub import OpenAIStub, StubResponse
 
 
 @pytest.fixture

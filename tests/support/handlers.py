@@ -1,5 +1,8 @@
 """Handlers the messaging tests register in worker subprocesses (``worker.plugins``).
 
+The harness names this module ``support.handlers`` in ``BOOKMARKAI_ML_WORKER__PLUGINS`` and puts
+``tests/`` on the subprocesses' ``PYTHONPATH``, so the worker imports it by name.
+
 The summarize handler treats its content as a tiny script, so one worker serves
 every scenario:
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the API integration tests (a plain module: tests are not a package)."""
+"""Helpers shared by the API integration tests (imported as ``support.api``)."""
 
 from __future__ import annotations
 

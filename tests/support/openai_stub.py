@@ -1,10 +1,12 @@
-"""A loopback HTTP server that speaks a subset of the OpenAI API, for tests and demos.
+"""A loopback HTTP server that speaks a subset of the OpenAI API, for tests only.
 
-The OpenAI providers are real code paths (SPEC §2); this server lets tests drive them
-over real HTTP without internet: ``POST /v1/audio/transcriptions`` (multipart, like
-whisper-1, answering ``verbose_json``), plus scripted responses for fault injection
-(429 with ``Retry-After``, 5xx, slow answers). Every request is recorded.
-It binds 127.0.0.1 only and uses the standard library, so it ships like a fake.
+The OpenAI providers are real code paths (docs/models.md, docs/transcription.md); this
+server lets tests drive them over real HTTP without internet:
+``POST /v1/audio/transcriptions`` (multipart, like whisper-1, answering ``verbose_json``),
+plus scripted responses for fault injection (429 with ``Retry-After``, 5xx, slow answers).
+Every request is recorded.
+It binds 127.0.0.1 only and uses the standard library. It lives in ``tests/support`` and not
+in the package: ``src/bookmarkai_ml`` holds no test server (tests/unit/test_architecture.py).
 """
 
 from __future__ import annotations

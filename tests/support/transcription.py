@@ -1,7 +1,7 @@
 """Helpers for transcription tests: loopback HTTP servers and the known sentences.
 
-Imported by ``conftest.py`` and the tests of this directory (pytest puts the
-directory on ``sys.path``; the module name is unique to avoid clashes).
+Imported as ``support.transcription`` by the transcription integration tests and their
+``conftest.py`` (pytest's ``pythonpath`` setting puts ``tests/`` on ``sys.path``).
 """
 
 from __future__ import annotations

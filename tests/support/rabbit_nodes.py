@@ -1,9 +1,9 @@
 """Private RabbitMQ nodes, HAProxy and certificates for the deployment tests.
 
 Each node has its own node name, ports, data directory and Erlang cookie under a
-temp dir, so the shared broker on 127.0.0.1:5672 is never touched (SPEC §5:
-extra nodes come from the installed rabbitmq-server).  Needs root (the Debian
-wrapper would otherwise switch to the rabbitmq user, who cannot read our files).
+temp dir, so the shared broker on 127.0.0.1:5672 is never touched (extra nodes come from
+the installed rabbitmq-server; docs/deployment.md, "RabbitMQ cluster"). Needs root (the
+Debian wrapper would otherwise switch to the rabbitmq user, who cannot read our files).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 IN_CI = os.environ.get("CI", "").lower() == "true"

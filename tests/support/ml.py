@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import SecretStr
 
 from bookmarkai_ml.config import Settings
-from bookmarkai_ml.providers.openai_stub import OpenAIStub, RecordedRequest, StubResponse
+from support.openai_stub import OpenAIStub, RecordedRequest, StubResponse
 
 DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072}
 

@@ -2,7 +2,8 @@
 
 Workers and relays run through the real CLI (``bookmarkai-ml worker`` / ``relay``) with
 settings passed as ``BOOKMARKAI_ML_*`` environment variables, exactly as deployed;
-the test handlers come in through ``worker.plugins`` (``bkml_test_handlers``).
+the test handlers come in through ``worker.plugins`` (``support.handlers``, importable in the
+subprocesses because ``tests/`` is put on their ``PYTHONPATH``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from bookmarkai_ml.messaging import topology
 from bookmarkai_ml.messaging.producer import Producer
 from bookmarkai_ml.services import jobs
 
-HERE = Path(__file__).parent
+TESTS_DIR = Path(__file__).resolve().parents[1]  # holds the ``support`` package
 CLI = str(Path(sys.executable).parent / "bookmarkai-ml")
 
 
@@ -61,7 +62,7 @@ def settings_env(
             "BOOKMARKAI_ML_DATABASE_URL": pg_url,
             "BOOKMARKAI_ML_BROKER_URL": broker_url,
             "BOOKMARKAI_ML_DATA_DIR": str(data_dir),
-            "BOOKMARKAI_ML_WORKER__PLUGINS": '["bkml_test_handlers"]',
+            "BOOKMARKAI_ML_WORKER__PLUGINS": '["support.handlers"]',
             "BOOKMARKAI_ML_WORKER__LEASE_S": "4",
             "BOOKMARKAI_ML_WORKER__MAX_RETRIES": "3",
             "BOOKMARKAI_ML_OUTBOX__POLL_INTERVAL_S": "1",
@@ -69,7 +70,7 @@ def settings_env(
             "BOOKMARKAI_ML_BROKER__RECONNECT_MAX_S": "2",
             "BOOKMARKAI_ML_BROKER__BREAKER_COOLDOWN_S": "2",
             "BKML_TEST_MARKERS": str(markers),
-            "PYTHONPATH": os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")]).rstrip(
+            "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), env.get("PYTHONPATH", "")]).rstrip(
                 os.pathsep
             ),
         }
