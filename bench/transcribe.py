@@ -4,15 +4,17 @@
 
 Makes ~``--seconds`` of espeak-ng speech as AAC in an .m4a, loads tiny.en int8 once,
 then alternates a direct ``WhisperModel.transcribe`` call (same model, same
-decoding options, the file path as input) with the full task (probe, duration
-limit, reservation, ffmpeg extraction with silence detection and loudness
-normalisation, chunk planning, transcription, merge, hallucination filter, media
-stored locally). The best of ``--reps`` runs of each is compared, since other
-processes on a shared machine only ever add time. CPU time (this process and its
-ffmpeg/ffprobe children) is measured too: it barely moves when other work shares
-the cores, so ``cpu_ratio`` and ``realtime_factor_cpu`` (audio seconds x cores /
-CPU seconds: the wall-clock factor an idle machine would give) back up the
-wall-clock figures when the machine is busy; ``load_avg_1m`` says how busy it was.
+decoding options, the file path as input) with the full task as a worker runs it:
+the real job runtime on an embedded Postgres started in a temporary directory (and
+stopped at the end): claim with a lease, probe, duration limit, budget reservation,
+ffmpeg extraction with silence detection and loudness normalisation, chunk planning,
+transcription, merge, hallucination filter, media stored locally, and the finishing
+transaction (result, cost row, settled reservation). The best of ``--reps`` runs of
+each is compared, since other processes on a shared machine only ever add time.
+CPU time (this process and its ffmpeg/ffprobe children) is measured too: it barely
+moves when other work shares the cores, so ``cpu_ratio`` and ``realtime_factor_cpu``
+(audio seconds x cores / CPU seconds: the wall-clock factor an idle machine would
+give) back up the wall-clock figures when the machine is busy; ``load_avg_1m`` says how busy it was.
 
 Last line: one JSON object with ``time_ratio`` (task / direct, goal <= 1.15) and
 ``realtime_factor`` (audio seconds / task seconds, goal >= 10 on 2 cores).
@@ -32,14 +34,13 @@ from pathlib import Path
 
 import jiwer
 
-from bookmarkai_ml.config import MediaSettings, ModelSettings
-from bookmarkai_ml.contracts import TranscribeTask, TranscriptResult
-from bookmarkai_ml.fakes import FakeJobContext
-from bookmarkai_ml.media.audio import AudioProcessor
-from bookmarkai_ml.media.download import Downloader
-from bookmarkai_ml.media.storage import LocalMediaStore
+from bookmarkai_ml import bootstrap
+from bookmarkai_ml.config import MediaSettings, Settings
+from bookmarkai_ml.contracts import TaskType, TranscribeTask, TranscriptResult, encode_task
+from bookmarkai_ml.db import migrate
+from bookmarkai_ml.db.embedded import stop_embedded
 from bookmarkai_ml.providers.whisper_local import LocalWhisperTranscriber, load_model
-from bookmarkai_ml.services.transcription import TranscriptionService
+from bookmarkai_ml.workers.runtime import Disposition
 
 SENTENCES = [
     "The committee will meet again next week to review the budget for the new library.",
@@ -100,81 +101,90 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=4)
     args = parser.parse_args()
 
-    models = ModelSettings()
-    media = MediaSettings(allow_local_paths=True)
     with tempfile.TemporaryDirectory(prefix="bench-transcribe-") as tmp:
         work = Path(tmp)
-        audio, spoken = make_audio(work, args.seconds)
-        transcriber = LocalWhisperTranscriber(models)
-        transcriber.warm_up()
-        model = load_model(
-            str(transcriber._path), models.whisper_compute_type, models.whisper_threads
+        settings = Settings(  # type: ignore[call-arg]
+            data_dir=work / "data", media=MediaSettings(allow_local_paths=True), _env_file=None
         )
-        service = TranscriptionService(
-            media=media,
-            downloader=Downloader(media),
-            processor=AudioProcessor(media),
-            transcribers={"local": lambda: transcriber},
-            store=LocalMediaStore(work / "store"),
+        try:
+            run(settings, work, args.seconds, args.reps)
+        finally:
+            stop_embedded(settings.data_dir)
+
+
+def run(settings: Settings, work: Path, seconds: float, reps: int) -> None:
+    models = settings.models
+    audio, spoken = make_audio(work, seconds)
+    db = bootstrap.database(settings)
+    migrate.upgrade(db.engine)
+    runtime = bootstrap.job_runtime(settings, db)
+    transcriber = LocalWhisperTranscriber(models)
+    model = load_model(str(transcriber._path), models.whisper_compute_type, models.whisper_threads)
+    runs = iter(range(1_000_000))
+
+    def direct() -> str:
+        segments, _ = model.transcribe(
+            str(audio),
+            language="en",
+            beam_size=models.whisper_beam_size,
+            vad_filter=models.whisper_vad,
+            condition_on_previous_text=False,
         )
-        message = TranscribeTask(share_id="bench", media_url=str(audio))
+        return " ".join(s.text.strip() for s in segments)
 
-        def direct() -> str:
-            segments, _ = model.transcribe(
-                str(audio),
-                language="en",
-                beam_size=models.whisper_beam_size,
-                vad_filter=models.whisper_vad,
-                condition_on_previous_text=False,
-            )
-            return " ".join(s.text.strip() for s in segments)
+    def task() -> TranscriptResult:
+        # a new share each run: the same one would be an idempotent duplicate
+        message = TranscribeTask(share_id=f"bench-{next(runs)}", media_url=str(audio))
+        report = runtime.run(TaskType.TRANSCRIBE, encode_task(message))
+        assert report.disposition is Disposition.DONE, report
+        assert report.job_id is not None
+        (job,) = runtime.jobs.tree([report.job_id])
+        return TranscriptResult.model_validate(job.result)
 
-        def task() -> TranscriptResult:
-            result = service(message, FakeJobContext()).result
-            assert isinstance(result, TranscriptResult)
-            return result
-
-        direct()  # warm caches (VAD model, allocator) once, untimed
-        wall: dict[str, list[float]] = {"direct": [], "task": []}
-        cpu: dict[str, list[float]] = {"direct": [], "task": []}
-        direct_text, result = "", None
-        for rep in range(args.reps):
-            for name in ("direct", "task") if rep % 2 == 0 else ("task", "direct"):
-                cpu_before, started = cpu_seconds(), time.perf_counter()
-                if name == "direct":
-                    direct_text = direct()
-                else:
-                    result = task()
-                wall[name].append(time.perf_counter() - started)
-                cpu[name].append(cpu_seconds() - cpu_before)
-            print(f"rep {rep}: direct {wall['direct'][-1]:.2f}s task {wall['task'][-1]:.2f}s",
-                  file=sys.stderr)  # fmt: skip
-        assert result is not None
-        cores = os.cpu_count() or 1
-        best = {k: min(v) for k, v in wall.items()}
-        best_cpu = {k: min(v) for k, v in cpu.items()}
-        figures = {
-            "bench": "transcribe",
-            "time_ratio": round(best["task"] / best["direct"], 3),
-            "realtime_factor": round(result.duration_s / best["task"], 2),
-            "cpu_ratio": round(best_cpu["task"] / best_cpu["direct"], 3),
-            "realtime_factor_cpu": round(result.duration_s * cores / best_cpu["task"], 2),
-            "audio_s": round(result.duration_s, 2),
-            "task_s": round(best["task"], 3),
-            "direct_s": round(best["direct"], 3),
-            "task_runs_s": [round(t, 3) for t in wall["task"]],
-            "direct_runs_s": [round(t, 3) for t in wall["direct"]],
-            "task_cpu_s": round(best_cpu["task"], 3),
-            "direct_cpu_s": round(best_cpu["direct"], 3),
-            "wer_task": round(wer(spoken, result.text), 4),
-            "wer_direct": round(wer(spoken, direct_text), 4),
-            "model": transcriber.model,
-            "compute_type": models.whisper_compute_type,
-            "beam_size": models.whisper_beam_size,
-            "cpus": cores,
-            "load_avg_1m": round(os.getloadavg()[0], 2),
-        }
-        print(json.dumps(figures))
+    task()  # load the worker's model and warm the database pool once, untimed
+    direct()  # warm caches (VAD model, allocator) once, untimed
+    wall: dict[str, list[float]] = {"direct": [], "task": []}
+    cpu: dict[str, list[float]] = {"direct": [], "task": []}
+    direct_text, result = "", None
+    for rep in range(reps):
+        for name in ("direct", "task") if rep % 2 == 0 else ("task", "direct"):
+            cpu_before, started = cpu_seconds(), time.perf_counter()
+            if name == "direct":
+                direct_text = direct()
+            else:
+                result = task()
+            wall[name].append(time.perf_counter() - started)
+            cpu[name].append(cpu_seconds() - cpu_before)
+        print(f"rep {rep}: direct {wall['direct'][-1]:.2f}s task {wall['task'][-1]:.2f}s",
+              file=sys.stderr)  # fmt: skip
+    assert result is not None
+    cores = os.cpu_count() or 1
+    best = {k: min(v) for k, v in wall.items()}
+    best_cpu = {k: min(v) for k, v in cpu.items()}
+    figures = {
+        "bench": "transcribe",
+        "time_ratio": round(best["task"] / best["direct"], 3),
+        "realtime_factor": round(result.duration_s / best["task"], 2),
+        "cpu_ratio": round(best_cpu["task"] / best_cpu["direct"], 3),
+        "realtime_factor_cpu": round(result.duration_s * cores / best_cpu["task"], 2),
+        "audio_s": round(result.duration_s, 2),
+        "task_s": round(best["task"], 3),
+        "direct_s": round(best["direct"], 3),
+        "task_runs_s": [round(t, 3) for t in wall["task"]],
+        "direct_runs_s": [round(t, 3) for t in wall["direct"]],
+        "task_cpu_s": round(best_cpu["task"], 3),
+        "direct_cpu_s": round(best_cpu["direct"], 3),
+        "wer_task": round(wer(spoken, result.text), 4),
+        "wer_direct": round(wer(spoken, direct_text), 4),
+        "model": transcriber.model,
+        "runtime": "JobRuntime + embedded Postgres",
+        "compute_type": models.whisper_compute_type,
+        "beam_size": models.whisper_beam_size,
+        "cpus": cores,
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
+    print(json.dumps(figures))
+    db.close()
 
 
 if __name__ == "__main__":

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
-
-from bookmarkai_ml.config import Settings, WorkerSettings
-from bookmarkai_ml.contracts import QUEUES, TASK_NAMES, TaskType
-from bookmarkai_ml.errors import ConfigurationError
+from bookmarkai_ml.config import Settings, TaskSettings, WorkerSettings
+from bookmarkai_ml.contracts import TASKS, TaskType
 from bookmarkai_ml.messaging import topology
 from bookmarkai_ml.messaging.celery_app import (
-    RECYCLE_POLL_S,
     celery_config,
-    make_celery_app,
     per_queue,
 )
 
 
-def _settings(**worker: object) -> Settings:
+def _settings(tasks: dict[TaskType, dict[str, object]] | None = None, **worker: object) -> Settings:
     return Settings(
         broker_url="amqp://guest:guest@127.0.0.1:5672/x",
         environment="test",
         worker=WorkerSettings(**worker),  # type: ignore[arg-type]
+        tasks=tasks or {},  # type: ignore[arg-type]  # partial: the validator fills the rest
         _env_file=None,  # type: ignore[call-arg]
     )
 
@@ -49,8 +45,8 @@ def test_reliability_settings_and_seed_numbers() -> None:
     assert conf["worker_prefetch_multiplier"] == 8
     assert conf["worker_max_tasks_per_child"] == 50
     assert conf["worker_detect_quorum_queues"] is True
-    for task in TaskType:
-        assert conf["task_routes"][TASK_NAMES[task]]["queue"] == QUEUES[task]
+    for row in TASKS.values():
+        assert conf["task_routes"][row.celery_name]["queue"] == row.queue
 
 
 def test_transcription_workers_prefetch_one() -> None:
@@ -62,7 +58,7 @@ def test_transcription_workers_prefetch_one() -> None:
 
 
 def test_prefetch_and_recycling_are_set_per_queue() -> None:
-    settings = _settings(embed_prefetch_multiplier=32, embed_max_tasks_per_child=500)
+    settings = _settings({TaskType.EMBED: {"prefetch_multiplier": 32, "max_tasks_per_child": 500}})
     embed = celery_config(settings, queues=["ml.embed"])
     assert (embed["worker_prefetch_multiplier"], embed["worker_max_tasks_per_child"]) == (32, 500)
     summarize = celery_config(settings, queues=["ml.summarize"])
@@ -72,22 +68,8 @@ def test_prefetch_and_recycling_are_set_per_queue() -> None:
     assert (both["worker_prefetch_multiplier"], both["worker_max_tasks_per_child"]) == (8, 50)
 
 
-def test_recycled_children_do_not_sleep_a_tenth_of_a_second() -> None:
-    import billiard.pool
-
-    make_celery_app(_settings(pool="prefork"))
-    assert billiard.pool.GUARANTEE_MESSAGE_CONSUMPTION_RETRY_INTERVAL == RECYCLE_POLL_S
-    # still waits as long as billiard's own 300 x 0.1 s for the parent to catch up
-    limit = billiard.pool.GUARANTEE_MESSAGE_CONSUMPTION_RETRY_LIMIT
-    assert limit * RECYCLE_POLL_S == pytest.approx(30)
-
-
-def test_tasks_get_time_limits_below_the_consumer_timeout() -> None:
-    app = make_celery_app(_settings())
-    task = app.tasks["transcribe_media"]
-    assert task.time_limit == 1500
-    assert task.soft_time_limit == 1470
-    assert task.acks_late
-    assert task.reject_on_worker_lost
-    with pytest.raises(ConfigurationError, match="consumer_timeout"):
-        make_celery_app(_settings(transcribe_time_limit_s=1800, consumer_timeout_s=1800))
+def test_a_task_may_set_its_knobs_from_python() -> None:
+    own = TaskSettings.defaults(TaskType.EMBED).model_copy(update={"prefetch_multiplier": 4})
+    settings = Settings(tasks={TaskType.EMBED: own}, _env_file=None)  # type: ignore[call-arg]
+    assert per_queue(settings, ["ml.embed"], "prefetch_multiplier") == 4
+    assert settings.tasks[TaskType.TRANSCRIBE].prefetch_multiplier == 1  # others keep theirs
