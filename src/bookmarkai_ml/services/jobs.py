@@ -3,7 +3,8 @@
 The caller owns the transaction (``db.engine.transaction``): a job row and the outbox
 row that will publish it commit together or not at all, so a crash between commit and
 publish loses nothing; the relay publishes the row later. Every state transition is
-the job repository's (``db/jobs.py``); this module adds the tenant checks.
+the job repository's (``db/jobs.py``): ``submit``, ``cancel`` and ``retry`` are its own
+(tenant-scoped), re-exported here; this module adds the tenant-checked read.
 """
 
 from __future__ import annotations
@@ -13,24 +14,12 @@ from uuid import UUID
 
 from sqlalchemy.orm import Session
 
-from bookmarkai_ml.contracts import TaskType
-from bookmarkai_ml.contracts.messages import TaskMessageT
 from bookmarkai_ml.db import jobs as repository
+from bookmarkai_ml.db.jobs import cancel, retry, submit
 from bookmarkai_ml.errors import NotFoundError
 from bookmarkai_ml.ports import JobView, Submission
 
 __all__ = ["JobView", "Submission", "cancel", "family", "get", "retry", "submit"]
-
-
-def submit(
-    session: Session,
-    message: TaskMessageT,
-    *,
-    then: Sequence[TaskType | str] = (),
-    traceparent: str | None = None,
-) -> Submission:
-    """Create the job and its outbox row, or return the job with the same idempotency key."""
-    return repository.submit(session, message, then=then, traceparent=traceparent)
 
 
 def get(session: Session, job_id: UUID, *, tenant_id: str | None = None) -> JobView:
@@ -43,26 +32,6 @@ def get(session: Session, job_id: UUID, *, tenant_id: str | None = None) -> JobV
     if tenant_id is not None and view.tenant_id != tenant_id:
         raise NotFoundError(f"job {job_id} not found")
     return view
-
-
-def cancel(session: Session, job_id: UUID, *, tenant_id: str | None = None) -> JobView:
-    """Cancel a queued or running job; a running handler's result is then discarded.
-
-    Raises:
-        NotFoundError: no such job for this tenant.
-        ConflictError: the job already ended.
-    """
-    return repository.cancel(session, job_id, tenant_id=tenant_id)
-
-
-def retry(session: Session, job_id: UUID, *, tenant_id: str | None = None) -> JobView:
-    """Queue a failed, cancelled or budget-exceeded job again, with a fresh attempt count.
-
-    Raises:
-        NotFoundError: no such job for this tenant.
-        ConflictError: the job is queued, running or done.
-    """
-    return repository.retry(session, job_id, tenant_id=tenant_id)
 
 
 def family(session: Session, roots: Sequence[UUID]) -> list[JobView]:

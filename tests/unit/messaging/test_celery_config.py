@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from bookmarkai_ml.config import Settings, TaskSettings, WorkerSettings
+from bookmarkai_ml.config import Settings, TaskSettings
 from bookmarkai_ml.contracts import TASKS, TaskType
 from bookmarkai_ml.messaging import topology
 from bookmarkai_ml.messaging.celery_app import (
     celery_config,
     per_queue,
 )
-
-
-def _settings(tasks: dict[TaskType, dict[str, object]] | None = None, **worker: object) -> Settings:
-    return Settings(
-        broker_url="amqp://guest:guest@127.0.0.1:5672/x",
-        environment="test",
-        worker=WorkerSettings(**worker),  # type: ignore[arg-type]
-        tasks=tasks or {},  # type: ignore[arg-type]  # partial: the validator fills the rest
-        _env_file=None,  # type: ignore[call-arg]
-    )
+from support.settings import broker_settings
 
 
 def test_celery_declares_exactly_the_topology_queue_arguments() -> None:
-    settings = _settings()
+    settings = broker_settings()
     conf = celery_config(settings)
     by_name = {q.name: q for q in conf["task_queues"]}
     for spec in topology.task_queues(settings.broker):
@@ -38,7 +29,7 @@ def test_celery_declares_exactly_the_topology_queue_arguments() -> None:
 
 
 def test_reliability_settings_and_seed_numbers() -> None:
-    conf = celery_config(_settings())
+    conf = celery_config(broker_settings())
     assert conf["task_acks_late"] is True
     assert conf["task_reject_on_worker_lost"] is True
     assert conf["broker_transport_options"]["confirm_publish"] is True
@@ -50,7 +41,7 @@ def test_reliability_settings_and_seed_numbers() -> None:
 
 
 def test_transcription_workers_prefetch_one() -> None:
-    settings = _settings()
+    settings = broker_settings()
     prefetch = "prefetch_multiplier"
     assert per_queue(settings, ["ml.transcribe"], prefetch) == 1
     assert per_queue(settings, ["ml.summarize", "ml.embed"], prefetch) == 8
@@ -58,7 +49,9 @@ def test_transcription_workers_prefetch_one() -> None:
 
 
 def test_prefetch_and_recycling_are_set_per_queue() -> None:
-    settings = _settings({TaskType.EMBED: {"prefetch_multiplier": 32, "max_tasks_per_child": 500}})
+    settings = broker_settings(
+        {TaskType.EMBED: {"prefetch_multiplier": 32, "max_tasks_per_child": 500}}
+    )
     embed = celery_config(settings, queues=["ml.embed"])
     assert (embed["worker_prefetch_multiplier"], embed["worker_max_tasks_per_child"]) == (32, 500)
     summarize = celery_config(settings, queues=["ml.summarize"])

@@ -4,27 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from bookmarkai_ml.config import Settings, WorkerSettings
 from bookmarkai_ml.contracts import TaskType
 from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.messaging.celery_app import RECYCLE_POLL_S, make_celery_app
 from bookmarkai_ml.workers.app import make_worker_app
-
-
-def _settings(tasks: dict[TaskType, dict[str, object]] | None = None, **worker: object) -> Settings:
-    return Settings(
-        broker_url="amqp://guest:guest@127.0.0.1:5672/x",
-        environment="test",
-        worker=WorkerSettings(**worker),  # type: ignore[arg-type]
-        tasks=tasks or {},  # type: ignore[arg-type]  # partial: the validator fills the rest
-        _env_file=None,  # type: ignore[call-arg]
-    )
+from support.settings import broker_settings
 
 
 def test_recycled_children_do_not_sleep_a_tenth_of_a_second() -> None:
     import billiard.pool
 
-    make_worker_app(_settings(pool="prefork"))
+    make_worker_app(broker_settings(pool="prefork"))
     assert billiard.pool.GUARANTEE_MESSAGE_CONSUMPTION_RETRY_INTERVAL == RECYCLE_POLL_S
     # still waits as long as billiard's own 300 x 0.1 s for the parent to catch up
     limit = billiard.pool.GUARANTEE_MESSAGE_CONSUMPTION_RETRY_LIMIT
@@ -32,7 +22,7 @@ def test_recycled_children_do_not_sleep_a_tenth_of_a_second() -> None:
 
 
 def test_tasks_get_time_limits_below_the_consumer_timeout() -> None:
-    app = make_worker_app(_settings())
+    app = make_worker_app(broker_settings())
     task = app.tasks["transcribe_media"]
     assert task.time_limit == 1500
     assert task.soft_time_limit == 1470
@@ -40,5 +30,5 @@ def test_tasks_get_time_limits_below_the_consumer_timeout() -> None:
     assert task.reject_on_worker_lost
     with pytest.raises(ConfigurationError, match="consumer_timeout"):
         make_celery_app(
-            _settings({TaskType.TRANSCRIBE: {"time_limit_s": 1800}}, consumer_timeout_s=1800)
+            broker_settings({TaskType.TRANSCRIBE: {"time_limit_s": 1800}}, consumer_timeout_s=1800)
         )
