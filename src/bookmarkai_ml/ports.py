@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from uuid import UUID
 
 import numpy as np
@@ -18,6 +19,10 @@ import numpy.typing as npt
 from pydantic import BaseModel
 
 from bookmarkai_ml.contracts import Segment, SummarizeOptions
+
+if TYPE_CHECKING:
+    from bookmarkai_ml.contracts.messages import TaskMessageT
+    from bookmarkai_ml.domain.verdict import Ending
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,82 @@ class MediaStore(Protocol):
 
     def fetch(self, uri: str, dest: Path) -> Path:
         """Copy the object at ``uri`` to ``dest``; return ``dest``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Downloaded:
+    """A media file on local disk and where it came from."""
+
+    path: Path
+    size: int
+    source: str
+    content_type: str | None = None
+
+
+class MediaFetcher(Protocol):
+    """Brings a media source (http(s) URL, ``s3://`` object, allowed local path) to disk.
+
+    Raises:
+        UnsafeURLError: the source is not allowed (docs/transcription.md, SSRF guard).
+        MediaError | InvalidInputError | RetryableError: the download failed.
+    """
+
+    def fetch(self, source: str, dest_dir: Path) -> Downloaded: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A span of the audio, in seconds from its start."""
+
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What ffprobe says about a media file."""
+
+    duration_s: float
+    format_name: str
+    audio_codec: str
+    has_video: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractedAudio:
+    """16 kHz mono WAV ready for Whisper, with its exact duration and silences."""
+
+    path: Path
+    duration_s: float
+    silences: list[Interval]
+    loudness_lufs: float | None = None
+    gain_db: float = 0.0
+
+
+class AudioProcessor(Protocol):
+    """Validates media and turns it into transcriber-ready audio (ffprobe/ffmpeg)."""
+
+    def probe(self, path: Path) -> Probe:
+        """Raises: MediaError (``corrupt_media``, ``no_audio_stream``, ``empty_media``)."""
+        ...
+
+    def check_duration(self, probe: Probe) -> None:
+        """Raises: MediaError ``too_long`` over the configured limit."""
+        ...
+
+    def extract(
+        self, src: Path, dest: Path, probe: Probe, *, max_s: float | None = None
+    ) -> ExtractedAudio:
+        """Decode at most ``max_s`` seconds to normalised 16 kHz mono WAV at ``dest``."""
+        ...
+
+    def write_chunk(self, wav: Path, span: Interval, dest: Path) -> Path:
+        """Copy ``span`` of the WAV ``wav`` into a WAV file at ``dest``; return ``dest``."""
         ...
 
 
@@ -141,10 +222,10 @@ class TaskOutcome:
 
 
 class BudgetLedger(Protocol):
-    """Atomic budget reservations (SPEC §1 costs & budgets).
+    """Atomic budget reservations (docs/operations.md, "Budgets and costs").
 
-    Settling is done by the job runtime in the transaction that writes the cost
-    row, so spend is never counted twice nor missed.
+    Settling is done by ``JobRepository.finish`` in the transaction that writes the
+    cost row, so spend is never counted twice nor missed.
     """
 
     def reserve(self, *, job_id: UUID, task: str, usd: Decimal) -> None:
@@ -177,4 +258,88 @@ class JobContext(Protocol):
 
     def heartbeat(self) -> None:
         """Extend the job's lease; call between long steps."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    """A job as the job repository reads it; ``result`` once it is done."""
+
+    id: UUID
+    tenant_id: str
+    share_id: str
+    task: str
+    status: str
+    attempts: int
+    then: list[str]
+    parent_id: UUID | None
+    error_code: str | None
+    error_message: str | None
+    retry_after: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    result: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """The job a submission maps to; ``created`` is False for a duplicate."""
+
+    job: JobView
+    created: bool
+
+
+class JobRepository(Protocol):
+    """Every state transition of a job that runs in a transaction of its own.
+
+    The worker runtime, the relay's lease sweeper and the local path use it; Postgres
+    implements it in ``db/jobs/`` (which also holds the transitions that join a
+    caller's transaction). Every method may raise ``DatabaseUnavailableError``.
+    """
+
+    def claim(
+        self, message: TaskMessageT, *, owner: str, traceparent: str | None = None
+    ) -> tuple[UUID, int | None]:
+        """Find or adopt the message's job and lease it: (job id, attempt number), or
+        (job id, None) when it is done, cancelled or leased by a live worker."""
+        ...
+
+    def heartbeat(self, job_id: UUID, *, owner: str) -> None:
+        """Extend the lease.
+
+        Raises:
+            LeaseLostError: the lease was taken over, or the job was cancelled.
+        """
+        ...
+
+    def end(self, job_id: UUID, ending: Ending, *, owner: str) -> None:
+        """End ``owner``'s run as ``ending`` says (a retry is queued with it)."""
+        ...
+
+    def fail(self, job_id: UUID, *, code: str, message: str) -> None:
+        """Fail a queued or running job outside a run; a finished job is left alone."""
+        ...
+
+    def finish(self, job_id: UUID, *, owner: str, outcome: TaskOutcome, duration_ms: int) -> bool:
+        """Commit result, cost, settled budget, ``done`` and follow-up jobs at once;
+        False if the lease was lost or the job was cancelled."""
+        ...
+
+    def sweep_expired_leases(self, *, max_attempts: int) -> tuple[int, int]:
+        """Requeue jobs whose worker stopped renewing the lease, or fail those that
+        used ``max_attempts`` runs: (requeued, failed)."""
+        ...
+
+    def tree(self, roots: Sequence[UUID]) -> list[JobView]:
+        """Every job of the chains started by ``roots``, roots first."""
+        ...
+
+    def unfinished(self, roots: Sequence[UUID]) -> int:
+        """How many jobs of those chains are not terminal yet."""
+        ...
+
+    def revive_orphans(self, roots: Sequence[UUID]) -> int:
+        """Queue again the queued jobs of those chains that have nothing left to publish."""
         ...

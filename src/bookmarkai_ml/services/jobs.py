@@ -3,7 +3,7 @@
 The caller owns the transaction (``db.engine.transaction``): a job row and the outbox
 row that will publish it commit together or not at all, so a crash between commit and
 publish loses nothing; the relay publishes the row later. Every state transition is
-the job repository's (``db/jobs.py``): ``submit``, ``cancel`` and ``retry`` are its own
+the job repository's (``db/jobs/``): ``submit``, ``cancel`` and ``retry`` are its own
 (tenant-scoped), re-exported here; this module adds the tenant-checked read.
 """
 

@@ -1,7 +1,7 @@
 """The job runtime: claim a job with a lease, run its handler, end the run exactly once.
 
 Delivery is at-least-once, so every step is idempotent (the guards are the job
-repository's, ``db/jobs.py``): a duplicate delivery of a job that is done, cancelled or
+repository's, ``db/jobs/``): a duplicate delivery of a job that is done, cancelled or
 leased by a live worker is skipped and its message acked; the finish commits the result,
 the cost, the settled budget and the follow-up jobs in one transaction. When the handler
 raises, ``domain.verdict`` decides and :meth:`JobRuntime._apply` carries it out, in one
