@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start the local services the integration tests use, if they are not running (SPEC §5).
+# Start the local services the integration tests use, if they are not running.
 set -euo pipefail
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

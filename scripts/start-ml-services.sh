@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start the BookmarkAI ML stack with Docker Compose (seed: scripts/start-ml-services.sh).
+# Start the BookmarkAI ML stack with Docker Compose (docs/deployment.md, "Docker Compose").
 #
 # Usage: scripts/start-ml-services.sh [--tls] [--cluster] [--no-build]
 #   (default)   the whole stack: RabbitMQ, Postgres+pgvector, MinIO, Prometheus,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stop the BookmarkAI ML stack started by scripts/start-ml-services.sh (seed).
+# Stop the BookmarkAI ML stack started by scripts/start-ml-services.sh.
 #
 # Usage: scripts/stop-ml-services.sh [--cluster] [--purge]
 #   --cluster  stop the 3-node RabbitMQ cluster instead of the main stack

@@ -1,4 +1,4 @@
-"""The HTTP API (SPEC §1b): ``create_app(settings)`` builds it; ``bookmarkai-ml api`` serves it."""
+"""The HTTP API (docs/api.md): ``create_app(settings)`` builds it; ``bookmarkai-ml api`` runs it."""
 
 from bookmarkai_ml.api.app import create_app
 

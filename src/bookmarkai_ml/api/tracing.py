@@ -1,8 +1,8 @@
 """A SERVER span per HTTP request, continuing the caller's W3C ``traceparent``.
 
 Jobs submitted inside the span carry its context into the outbox row, so one trace
-runs API -> queue -> worker -> DB (SPEC §1 observability). With no tracer provider
-configured, OpenTelemetry's no-op tracer still passes an incoming ``traceparent``
+runs API -> queue -> worker -> DB (docs/deployment.md, "Tracing (Jaeger)"). With no tracer
+provider configured, OpenTelemetry's no-op tracer still passes an incoming ``traceparent``
 through unchanged.
 """
 

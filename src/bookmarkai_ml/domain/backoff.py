@@ -14,9 +14,9 @@ from dataclasses import dataclass
 class Backoff:
     """``initial * factor**(attempt-1)``, capped at ``maximum``, then spread by ``±jitter``.
 
-    ``jitter=0.3`` (the seed's reconnect jitter) spreads each delay uniformly over
-    70%..130% of its nominal value, so a fleet of clients that lost the broker at the
-    same moment does not reconnect in lockstep (thundering herd).
+    ``jitter=0.3`` (the reconnect jitter, a design default) spreads each delay uniformly
+    over 70%..130% of its nominal value, so a fleet of clients that lost the broker at
+    the same moment does not reconnect in lockstep (thundering herd).
     """
 
     initial: float

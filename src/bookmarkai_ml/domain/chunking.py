@@ -1,4 +1,4 @@
-"""Content-aware chunk planning for embeddings (SPEC §1 embed worker).
+"""Content-aware chunk planning for embeddings (docs/models.md, "Chunking").
 
 - text: sentences packed into windows of at most ``max_tokens``, consecutive
   windows sharing up to ``overlap_tokens`` of whole trailing sentences, so a fact

@@ -1,9 +1,9 @@
-"""A repeated-phrase filter for Whisper output (SPEC §1: guards against hallucination).
+"""A repeated-phrase filter for Whisper output: a guard against hallucination.
 
 Whisper, on music, noise or the tail of a chunk, tends to loop: one phrase repeated
 many times ("Thank you. Thank you. Thank you."), within a segment or across
 segments. VAD and ``condition_on_previous_text=False`` prevent most loops; this
-filter removes what slips through:
+filter removes what slips through (docs/transcription.md, "Transcribers"):
 
 - inside a segment, a phrase of 1-8 words repeated ``max_repeats`` or more times in a
   row is collapsed to one occurrence;

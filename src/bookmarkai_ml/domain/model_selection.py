@@ -1,6 +1,7 @@
-"""Which embedding model serves a piece of content (SPEC §1 embed worker: small vs large, or local).
+"""Which embedding model serves a piece of content: small vs large, or local.
 
-Pure: the embedding service asks this module, then builds the adapter. Rules:
+Pure: the composition root (``bootstrap/models.py``) asks this module, then builds the
+adapter (docs/models.md, "Embeddings"). Rules:
 
 - a model named in the task's options wins (the caller knows what its index holds);
 - ``local`` and ``onnx`` both serve all-MiniLM-L6-v2 (the same vectors within

@@ -1,6 +1,7 @@
-"""The price table: what one call to a provider/model costs, in USD (SPEC §1 costs & budgets).
+"""The price table: what one call to a provider/model costs, in USD.
 
-Pure and I/O-free, so budgets, services and the API share one source of prices.
+Pure and I/O-free, so budgets, services and the API share one source of prices
+(docs/operations.md, "Budgets and costs").
 Amounts are ``Decimal`` rounded *up* to 1e-8 USD (the ledger's ``numeric(14, 8)``),
 so an estimate never undercharges a budget.
 
@@ -38,7 +39,7 @@ class ModelPrice:
 
 FREE = ModelPrice()
 
-#: Public list prices; (provider, model) -> price. Whisper's is the seed's $0.006/min.
+#: Public list prices; (provider, model) -> price. Whisper's $0.006/min is a design default.
 DEFAULT_PRICES: Mapping[tuple[str, str], ModelPrice] = MappingProxyType(
     {
         ("openai", "whisper-1"): ModelPrice(per_audio_minute=Decimal("0.006")),

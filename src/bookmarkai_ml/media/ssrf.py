@@ -1,4 +1,4 @@
-"""The SSRF guard: which URLs and addresses a media download may reach (SPEC §4).
+"""The SSRF guard: which URLs and addresses a media download may reach.
 
 A URL is checked before any connection, and every redirect target again:
 only ``http``/``https``; no credentials in the URL; a host that is a canonical IP
@@ -8,7 +8,8 @@ DNS answer that changes between the check and the connect (rebinding) cannot
 send it elsewhere. Refused: loopback, private, link-local (incl. 169.254.169.254
 metadata), shared/CGNAT, multicast, unspecified, reserved and documentation
 ranges, and those same addresses hidden in IPv4-mapped, 6to4, Teredo or NAT64
-IPv6 forms, or written in decimal, octal or hex.
+IPv6 forms, or written in decimal, octal or hex (docs/transcription.md,
+"Media intake").
 
 ``allowed_hosts`` (``host`` or ``host:port``) exempts named hosts: for private
 deployments and for tests that need a loopback server.

@@ -7,11 +7,11 @@ Why each setting:
   (https://docs.celeryq.dev/en/stable/userguide/configuration.html#task-acks-late).
 - ``broker_transport_options.confirm_publish``: Celery's own publishes (``send_task``,
   dead-letter copies) wait for publisher confirms.
-- ``worker_prefetch_multiplier`` (seed 8; transcription 1) and
-  ``worker_max_tasks_per_child`` (seed 50), each settable per queue. Quorum queues do
-  not support global QoS, so ``worker_detect_quorum_queues`` makes Celery use per-consumer
-  prefetch
-  (https://www.rabbitmq.com/docs/quorum-queues#global-qos).
+- ``worker_prefetch_multiplier`` (8, a design default; transcription 1) and
+  ``worker_max_tasks_per_child`` (50, a design default), each settable per queue
+  (docs/operations.md, "Defaults from the original design"). Quorum queues do not
+  support global QoS, so ``worker_detect_quorum_queues`` makes Celery use per-consumer
+  prefetch (https://www.rabbitmq.com/docs/quorum-queues#global-qos).
 - Hard time limits per task type must stay below RabbitMQ's ``consumer_timeout``,
   or the broker closes the channel of a slow task and redelivers it
   (https://www.rabbitmq.com/docs/consumers#acknowledgement-timeout).
@@ -140,7 +140,7 @@ def _freeze_parent_heap(**_: Any) -> None:
 
 
 def warm_prefork_children() -> None:
-    """Make starting a prefork child cheap; children are recycled every 50 tasks (seed).
+    """Make starting a prefork child cheap; children are recycled every 50 tasks by default.
 
     - billiard sets each child's parent-death signal through cffi when cffi is loaded
       (psycopg and cryptography load it); the first ``cdef`` in a process imports

@@ -1,7 +1,7 @@
 """Observability hooks of the producer and the relay, and the producer's connection states.
 
 The messaging core calls these small interfaces; ``observability.prometheus`` implements
-them, so no metrics code is woven into the producer or the relay (STYLE §7).
+them, so no metrics code is woven into the producer or the relay.
 """
 
 from __future__ import annotations

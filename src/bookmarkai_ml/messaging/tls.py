@@ -2,10 +2,9 @@
 
 TLS is switched on by the connection string (``amqps://``) or by the environment:
 setting ``BOOKMARKAI_ML_BROKER__TLS_CA_FILE`` (or a client certificate) upgrades an
-``amqp://`` URL to ``amqps://`` on port 5671 (seed: "environment-based TLS toggle,
-connection string support").  Verification is never optional: the server
-certificate must chain to the CA and match the host name in the URL
-(https://www.rabbitmq.com/docs/ssl#peer-verification).
+``amqp://`` URL to ``amqps://`` on port 5671 (docs/deployment.md, "TLS").  Verification is
+never optional: the server certificate must chain to the CA and match the host name in
+the URL (https://www.rabbitmq.com/docs/ssl#peer-verification).
 
 The two AMQP clients take TLS differently, so one function serves each:
 :func:`aio_pika_connect_kwargs` hands aio-pika a ready ``ssl.SSLContext``;

@@ -1,14 +1,15 @@
 """Every metric name the platform exports, in one place.
 
 Dashboards (``deploy/grafana``) and alert rules (``deploy/prometheus``) are tested
-against this module: the seed's dashboards broke on names that drifted
-(``ml_cost_usd_total`` vs ``ml_cost_dollars_total``).  Names are given without the
-``_total``/``_bucket`` suffixes that prometheus_client adds on exposition.
+against this module: the original design's dashboards broke on names that drifted
+(``ml_cost_usd_total`` vs ``ml_cost_dollars_total``; docs/deployment.md, "Dashboards").
+Names are given without the ``_total``/``_bucket`` suffixes that prometheus_client adds
+on exposition.
 """
 
 from __future__ import annotations
 
-# Producer and outbox (SPEC §1 observability, seed).
+# Producer and outbox (docs/operations.md, "Health and monitoring").
 PRODUCER_CONNECTION_STATE = "ml_producer_connection_state"  # 0 down, 1 up, 2 blocked, 3 alert
 PRODUCER_PUBLISHES = "ml_producer_publishes"  # counter {queue, outcome}
 PRODUCER_PUBLISH_LATENCY = "ml_producer_publish_latency_seconds"  # histogram {queue}
@@ -19,10 +20,10 @@ PRODUCER_RECONNECTS = "ml_producer_reconnects"  # counter
 OUTBOX_BACKLOG = "ml_outbox_backlog"  # gauge: unsent rows
 OUTBOX_OLDEST_AGE = "ml_outbox_oldest_age_seconds"  # gauge
 
-# Workers (SPEC §1 observability).
+# Workers.
 TASKS = "ml_tasks"  # counter {task, outcome}: done|failed|retried|skipped|budget_exceeded|cancelled
 TASK_DURATION = "ml_task_duration_seconds"  # histogram {task}
-COST = "ml_cost_dollars"  # counter {task, provider, model}  (seed name)
+COST = "ml_cost_dollars"  # counter {task, provider, model}  (design default name)
 QUEUE_DEPTH = "ml_queue_depth"  # gauge {queue}
 QUEUE_LAG = "ml_queue_lag_seconds"  # histogram {queue}: publish -> start
 AUDIO_MINUTES = "ml_transcription_audio_minutes"  # counter {provider}

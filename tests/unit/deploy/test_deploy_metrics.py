@@ -1,7 +1,7 @@
 """Every metric the dashboards and alert rules query is one the code exports.
 
-The seed's dashboards showed no data because they queried names the code did not
-export (``ml_cost_usd_total`` vs ``ml_cost_dollars_total``).  Names come from
+The original design's dashboards showed no data because they queried names the code did
+not export (``ml_cost_usd_total`` vs ``ml_cost_dollars_total``).  Names come from
 ``observability/names.py``; prometheus_client adds ``_total`` to counters and
 ``_bucket``/``_sum``/``_count`` to histograms, so each query must use the suffix
 that matches the metric's type (the type is the word in the names.py comment).

@@ -1,4 +1,4 @@
-"""The shipped rabbitmq.conf carries the seed values and agrees with the settings."""
+"""The shipped rabbitmq.conf carries the design defaults and agrees with the settings."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The price table: seed prices, local models free, unknown models priced high, rounding up."""
+"""The price table: list prices, local models free, unknown models priced high, rounding up."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def test_local_models_are_free() -> None:
 def test_embedding_prices_per_million_tokens() -> None:
     assert token_cost("openai", "text-embedding-3-small", 1_000_000) == Decimal("0.02")
     assert token_cost("openai", "text-embedding-3-large", 1_000_000) == Decimal("0.13")
-    # The seed's "$0.000001 for 42 tokens" (0.00000084, rounded up to 1e-8).
+    # The original design measured "$0.000001 for 42 tokens" (0.00000084, rounded up to 1e-8).
     assert token_cost("openai", "text-embedding-3-small", 42) == Decimal("0.00000084")
 
 

@@ -1,4 +1,7 @@
-"""W3C trace context survives a trip through AMQP headers (SPEC §1 observability)."""
+"""W3C trace context survives a trip through AMQP headers.
+
+The propagation that docs/deployment.md, "Tracing (Jaeger)", describes.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """``/api/ml/metrics``: the process's metrics for Prometheus (text) and for people (JSON).
 
-Served without an API key, like the seed's gateway endpoints, so Prometheus can
-scrape them (``deploy/prometheus/prometheus.yml``); they hold counts, no content.
+Served without an API key, like the original design's gateway endpoints, so Prometheus
+can scrape them (``deploy/prometheus/prometheus.yml``; docs/api.md, "Metrics"); they hold
+counts, no content.
 With the relay embedded, they include the producer and outbox metrics.
 """
 
