@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-import numpy as np
 from sqlalchemy import Engine, text
 
-from bookmarkai_ml.ports import FloatArray
+from bookmarkai_ml.fakes import FakeEmbedder
 
 MakeKey = Callable[..., str]
 
@@ -24,18 +23,9 @@ def counts(engine: Engine) -> tuple[int, int]:
     return int(jobs), int(outbox)
 
 
-class HashEmbedder:
-    """A deterministic ``ports.Embedder``: the route's contract, without a model."""
+class HashEmbedder(FakeEmbedder):
+    """``fakes.FakeEmbedder`` at 16 dimensions, under the model name the API tests request."""
 
-    provider = "test"
-    model = "hash-embed-16"
-    dimension = 16
-
-    def embed(self, texts: Sequence[str]) -> FloatArray:
-        rows = [np.frombuffer(t.encode().ljust(64, b"\0")[:64], dtype=np.uint8)[:16] for t in texts]
-        vectors = np.asarray(rows, dtype=np.float32) + 1.0
-        normed: FloatArray = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-        return normed
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
+    def __init__(self) -> None:
+        super().__init__(dimension=16)
+        self.model = "hash-embed-16"

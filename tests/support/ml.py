@@ -7,26 +7,21 @@ deterministic hashed bag-of-words vectors. Faults are scripted on ``stub.script`
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
-import numpy as np
 from pydantic import SecretStr
 
 from bookmarkai_ml.config import Settings
+from bookmarkai_ml.fakes import FakeEmbedder
 from support.openai_stub import OpenAIStub, RecordedRequest, StubResponse
 
 DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072}
 
 
 def hashed_vector(text: str, dimension: int) -> list[float]:
-    vector = np.zeros(dimension, dtype=np.float32)
-    for word in text.lower().split():
-        h = int.from_bytes(hashlib.sha256(word.encode()).digest()[:4], "little")
-        vector[h % dimension] += 1.0
-    norm = float(np.linalg.norm(vector)) or 1.0
-    return [float(x) for x in vector / norm]
+    """The vector ``fakes.FakeEmbedder`` gives ``text``, as the JSON the API would send."""
+    return [float(x) for x in FakeEmbedder(dimension=dimension).embed([text])[0]]
 
 
 def chat_body(content: str, prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
