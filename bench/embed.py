@@ -7,7 +7,7 @@ the worker's chunks) with the same number of threads, in alternating rounds; the
 best round of each is compared, since other processes on a shared machine only
 ever add time. CPU time of the process is measured too (``cpu_ratio``): it barely
 moves when other work shares the cores. The ONNX side is built exactly as an embed
-worker builds it (``providers.ml_factory`` with ``embedder=onnx``), so the one-time
+worker builds it (``bootstrap.embedder`` with ``embedder=onnx``), so the one-time
 export (``export_s``) is cached under the data dir and reused by later runs.
 
 Last line: one JSON object with ``ratio`` (ours ÷ torch throughput, goal >= 2.0),
@@ -57,10 +57,10 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+    from bookmarkai_ml import bootstrap
     from bookmarkai_ml.config import Settings
-    from bookmarkai_ml.domain.model_selection import LOCAL_MODEL, EmbedderChoice
+    from bookmarkai_ml.domain.model_selection import LOCAL_MODEL
     from bookmarkai_ml.providers.embed_local import load_sentence_transformer
-    from bookmarkai_ml.providers.ml_factory import build_embedder
 
     base = Settings()
     models = base.models.model_copy(
@@ -68,7 +68,7 @@ def main() -> None:
     )
     settings = base.model_copy(update={"models": models})
     started = time.perf_counter()
-    ours = build_embedder(settings, EmbedderChoice("onnx", LOCAL_MODEL))
+    ours = bootstrap.embedder(settings, model=LOCAL_MODEL)
     export_s = time.perf_counter() - started
     reference = load_sentence_transformer(ours.model_path)  # type: ignore[attr-defined]
 

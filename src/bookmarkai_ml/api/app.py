@@ -1,9 +1,10 @@
 """``create_app(settings)``: the FastAPI application, assembled from settings at call time.
 
-Nothing happens at import. ``create_app`` builds the database engine (no connection
-yet), the rate limiter and the optional collaborators, and wires routes, the problem
-handlers and the middleware. The lifespan starts the background work of the API
-process: the analytics refresh loop and, when configured, the outbox relay.
+Nothing happens at import. ``create_app`` gets the database engine (no connection
+yet) and the lazily built collaborators from the composition root (``bootstrap``),
+builds the rate limiter, and wires routes, the problem handlers and the middleware.
+The lifespan starts the background work of the API process: the analytics refresh
+loop and, when configured, the outbox relay.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy import Engine
 
+from bookmarkai_ml import bootstrap
 from bookmarkai_ml.api import problems
 from bookmarkai_ml.api.context import (
     ApiContext,
@@ -36,14 +38,11 @@ from bookmarkai_ml.api.readiness import BrokerProbe as AmqpProbe
 from bookmarkai_ml.api.routes import analytics, embeddings, health, jobs, metrics, search
 from bookmarkai_ml.api.tracing import TracingMiddleware
 from bookmarkai_ml.config import Environment, Settings
-from bookmarkai_ml.db.engine import database_url, make_engine, make_session_factory
 from bookmarkai_ml.domain.model_selection import LOCAL_MODEL
 from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.messaging.service import RelayService
 from bookmarkai_ml.observability import tracing
-from bookmarkai_ml.ports import Embedder
 from bookmarkai_ml.services.analytics import Refresher
-from bookmarkai_ml.services.search import build_search
 
 log = logging.getLogger(__name__)
 
@@ -71,17 +70,6 @@ async def _relay(ctx: ApiContext) -> None:
         await asyncio.Event().wait()
     finally:
         await service.stop()
-
-
-def local_embedder(settings: Settings) -> Embedder:
-    """The local all-MiniLM-L6-v2 adapter the embed worker uses (torch or ONNX, per settings).
-
-    Imported on first use: loading the model stack costs seconds and memory, which an
-    API that never serves ``/v1/embeddings`` should not pay.
-    """
-    from bookmarkai_ml.providers.ml_factory import embedder_for_model
-
-    return embedder_for_model(settings, LOCAL_MODEL)
 
 
 def default_background(settings: Settings) -> list[BackgroundJob]:
@@ -148,9 +136,11 @@ def create_app(
     Args:
         engine: share an engine (tests, ``up``); by default one is built from settings.
         embedder_factory: builds the embedder for ``/v1/embeddings`` on first use; by
-            default the local model through ``providers.ml_factory``.
+            default the local all-MiniLM-L6-v2 the embed worker uses (torch or ONNX, per
+            settings), through ``bootstrap.embedder``. Loading it costs seconds and
+            memory, which an API that never serves ``/v1/embeddings`` does not pay.
         search_factory: builds the search service on first use; by default
-            ``services.search.build_search`` (query embedders per stored model).
+            ``bootstrap.search_service`` (query embedders per stored model).
         broker_probe: readiness check of the broker; by default an AMQP probe when
             ``broker_url`` is set.
         background: coroutines run for the app's lifetime; default: analytics refresh
@@ -164,22 +154,20 @@ def create_app(
     if not settings.api.require_auth and settings.environment is Environment.PRODUCTION:
         raise ConfigurationError("api.require_auth=false is for development only")
     owns_engine = engine is None
-    engine = engine or make_engine(database_url(settings))
+    db = bootstrap.database(settings) if engine is None else bootstrap.Database.on(engine)
     if broker_probe is None and settings.broker_url:
         broker_probe = AmqpProbe(settings)
-    sessions = make_session_factory(engine)
+    local = functools.partial(bootstrap.embedder, settings, model=LOCAL_MODEL)
     ctx = ApiContext(
         settings=settings,
-        engine=engine,
-        sessions=sessions,
+        engine=db.engine,
+        sessions=db.sessions,
         limiter=RateLimiter(
             per_minute=settings.api.rate_limit_per_minute, burst=settings.api.rate_limit_burst
         ),
-        embedder=Lazy(
-            "the embedding model", embedder_factory or functools.partial(local_embedder, settings)
-        ),
+        embedder=Lazy("the embedding model", embedder_factory or local),
         search=Lazy(
-            "search", search_factory or functools.partial(build_search, settings, sessions)
+            "search", search_factory or functools.partial(bootstrap.search_service, settings)
         ),
         broker_probe=broker_probe,
     )

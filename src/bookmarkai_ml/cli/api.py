@@ -6,10 +6,11 @@ from typing import Annotated
 
 import typer
 
-from bookmarkai_ml.cli.common import load_settings
+from bookmarkai_ml.cli.common import settings_of
 
 
 def api(
+    ctx: typer.Context,
     host: Annotated[str | None, typer.Option(help="Bind address (default: settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Bind port (default: settings).")] = None,
     relay: Annotated[
@@ -21,7 +22,7 @@ def api(
 
     from bookmarkai_ml.api.app import create_app
 
-    settings = load_settings()
+    settings = settings_of(ctx)
     if not relay:
         outbox = settings.outbox.model_copy(update={"run_in_api": False})
         settings = settings.model_copy(update={"outbox": outbox})

@@ -1,4 +1,4 @@
-"""What every subcommand shares: settings, database handles, output and exit codes."""
+"""What every subcommand shares: the process's settings, output and exit codes."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from enum import IntEnum
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from bookmarkai_ml.config import Settings
-from bookmarkai_ml.db.engine import SessionFactory, database_url, make_engine, make_session_factory
+from bookmarkai_ml.errors import ConfigurationError
 
 console = Console(stderr=True)
 out = Console()
@@ -26,12 +27,25 @@ class Exit(IntEnum):
     NOT_FOUND = 4
 
 
-def load_settings() -> Settings:
-    return Settings()
+def read_settings() -> Settings:
+    """Read the settings (environment and ``.env``); the root command calls this once.
+
+    Invalid or unsafe settings end the process with ``Exit.USAGE`` and the reason,
+    not a traceback.
+    """
+    try:
+        return Settings()
+    except (ConfigurationError, ValidationError) as exc:
+        console.print(f"[red]configuration error:[/] {exc}")
+        raise typer.Exit(Exit.USAGE) from exc
 
 
-def session_factory(settings: Settings) -> SessionFactory:
-    return make_session_factory(make_engine(database_url(settings)))
+def settings_of(ctx: typer.Context) -> Settings:
+    """The settings the root command read for this process (``main._root``)."""
+    settings = ctx.find_root().obj
+    if not isinstance(settings, Settings):  # a command invoked without the root app
+        raise TypeError("the bookmarkai-ml root command did not read the settings")
+    return settings
 
 
 def emit_json(data: Any) -> None:

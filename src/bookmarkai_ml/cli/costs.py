@@ -9,13 +9,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bookmarkai_ml.cli.common import emit_json, load_settings, out, session_factory
+from bookmarkai_ml import bootstrap
+from bookmarkai_ml.cli.common import emit_json, out, settings_of
 from bookmarkai_ml.db.engine import transaction
 from bookmarkai_ml.services import analytics
 from bookmarkai_ml.services.budgets import BudgetService
 
 
 def costs(
+    ctx: typer.Context,
     since: Annotated[
         str | None, typer.Option(help="First day (YYYY-MM-DD); default 30 days.")
     ] = None,
@@ -24,8 +26,8 @@ def costs(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show spend (refreshing the analytics views first) and every budget window."""
-    settings = load_settings()
-    sessions = session_factory(settings)
+    settings = settings_of(ctx)
+    sessions = bootstrap.database(settings).sessions
     with transaction(sessions) as session:
         report = analytics.costs(
             session,
@@ -34,7 +36,9 @@ def costs(
             task=task,
             refresh_first=True,
         )
-    budgets = BudgetService.from_settings(settings, sessions).status([task] if task else None)
+    budgets = BudgetService(sessions, settings.budgets, settings.tasks).status(
+        [task] if task else None
+    )
     if json_output:
         emit_json({"costs": asdict(report), "budgets": [asdict(b) for b in budgets]})
         return

@@ -6,21 +6,21 @@ from typing import Annotated
 
 import typer
 
-from bookmarkai_ml.cli.common import Exit, console, emit_json, load_settings
+from bookmarkai_ml import bootstrap
+from bookmarkai_ml.cli.common import Exit, console, emit_json, settings_of
 from bookmarkai_ml.db import migrate as migrations
-from bookmarkai_ml.db.engine import database_url, make_engine
 from bookmarkai_ml.errors import DatabaseUnavailableError
 
 
 def migrate(
+    ctx: typer.Context,
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Apply the database migrations (starts the embedded Postgres when no URL is set)."""
-    settings = load_settings()
+    settings = settings_of(ctx)
     try:
-        url = database_url(settings)
-        engine = make_engine(url)
+        engine = bootstrap.database(settings).engine
         before = migrations.current_revision(engine)
         migrations.upgrade(engine, revision)
         after = migrations.current_revision(engine)

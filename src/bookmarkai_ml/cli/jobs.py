@@ -9,12 +9,14 @@ from uuid import UUID
 
 import typer
 
-from bookmarkai_ml.cli.common import Exit, console, emit_json, load_settings, out, session_factory
+from bookmarkai_ml import bootstrap
+from bookmarkai_ml.cli.common import Exit, console, emit_json, out, settings_of
 from bookmarkai_ml.contracts import EmbedTask, SummarizeTask, TranscribeTask
 from bookmarkai_ml.contracts.messages import TaskMessageT
 from bookmarkai_ml.db.engine import transaction
+from bookmarkai_ml.domain import enrich
 from bookmarkai_ml.errors import NotFoundError
-from bookmarkai_ml.services import enrich, jobs
+from bookmarkai_ml.services import jobs
 
 TASKS = ("summarize", "transcribe", "embed", "enrich")
 
@@ -42,6 +44,7 @@ def _messages(
 
 
 def submit(
+    ctx: typer.Context,
     task: Annotated[str, typer.Argument(help="summarize | transcribe | embed | enrich")],
     share_id: Annotated[str, typer.Option(help="The saved item's id.")],
     text: Annotated[str | None, typer.Option(help="Text input.")] = None,
@@ -56,8 +59,7 @@ def submit(
     if text_file is not None:
         text = text_file.read_text(encoding="utf-8")
     planned = _messages(task, share_id, tenant, text, media_url)
-    settings = load_settings()
-    with transaction(session_factory(settings)) as session:
+    with transaction(bootstrap.database(settings_of(ctx)).sessions) as session:
         results = [jobs.submit(session, p.message, then=p.then) for p in planned]
     if json_output:
         emit_json([{"created": r.created, **asdict(r.job)} for r in results])
@@ -68,13 +70,13 @@ def submit(
 
 
 def status(
+    ctx: typer.Context,
     job_id: Annotated[UUID, typer.Argument(help="Job id.")],
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show a job, its error or retry time, and its result."""
-    settings = load_settings()
     try:
-        with session_factory(settings)() as session:
+        with bootstrap.database(settings_of(ctx)).sessions() as session:
             view = jobs.get(session, job_id)
     except NotFoundError as exc:
         console.print(f"[red]{exc}[/]")

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bookmarkai_ml.cli.common import Exit, console, emit_json, load_settings, out, session_factory
+from bookmarkai_ml import bootstrap
+from bookmarkai_ml.cli.common import Exit, console, emit_json, out, settings_of
 from bookmarkai_ml.db.engine import transaction
 from bookmarkai_ml.errors import ConflictError, InvalidInputError, NotFoundError
 from bookmarkai_ml.services import apikeys
@@ -20,6 +21,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 @keys_app.command("create")
 def create(
+    ctx: typer.Context,
     tenant: Annotated[str, typer.Option(help="Tenant that owns the key's jobs.")],
     name: Annotated[str, typer.Option(help="A label for people.")] = "default",
     rate_limit: Annotated[
@@ -28,9 +30,9 @@ def create(
     json_output: JsonOpt = False,
 ) -> None:
     """Create a key and print it once; only its hash is stored."""
-    settings = load_settings()
+    settings = settings_of(ctx)
     try:
-        with transaction(session_factory(settings)) as session:
+        with transaction(bootstrap.database(settings).sessions) as session:
             created = apikeys.create(
                 session,
                 tenant_id=tenant,
@@ -50,12 +52,12 @@ def create(
 
 @keys_app.command("list")
 def list_(
+    ctx: typer.Context,
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None,
     json_output: JsonOpt = False,
 ) -> None:
     """List keys (never their secrets)."""
-    settings = load_settings()
-    with session_factory(settings)() as session:
+    with bootstrap.database(settings_of(ctx)).sessions() as session:
         keys = apikeys.list_keys(session, tenant_id=tenant)
     if json_output:
         emit_json([asdict(k) for k in keys])
@@ -76,13 +78,13 @@ def list_(
 
 @keys_app.command("revoke")
 def revoke(
+    ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="Key id or its display prefix.")],
     json_output: JsonOpt = False,
 ) -> None:
     """Revoke a key; requests with it get 401 from then on."""
-    settings = load_settings()
     try:
-        with transaction(session_factory(settings)) as session:
+        with transaction(bootstrap.database(settings_of(ctx)).sessions) as session:
             info = apikeys.revoke(session, ref)
     except (NotFoundError, ConflictError) as exc:
         console.print(f"[red]{exc}[/]")

@@ -1,7 +1,9 @@
-"""``bookmarkai-ml``: one command, one subcommand per job (SPEC §1b).
+"""``bookmarkai-ml``: one command, one subcommand per job (docs/operations.md, README).
 
 Each area registers its subcommands from its own module; this module only
-assembles them. Settings are read once here and passed down.
+assembles them. Settings are read once, by the root callback here, and reach each
+command through ``typer.Context`` (``cli.common.settings_of``); commands build their
+adapters from them through ``bootstrap``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from bookmarkai_ml.cli import messaging as messaging_commands
 from bookmarkai_ml.cli import process as process_commands
 from bookmarkai_ml.cli import search as search_commands
 from bookmarkai_ml.cli import up as up_commands
+from bookmarkai_ml.cli.common import read_settings
 
 app = typer.Typer(
     name="bookmarkai-ml",
@@ -40,5 +43,6 @@ dev_commands.register(app)
 
 
 @app.callback()
-def _root() -> None:
+def _root(ctx: typer.Context) -> None:
     """BookmarkAI ML platform: summarize, transcribe and embed saved content."""
+    ctx.obj = read_settings()

@@ -10,10 +10,11 @@ from typing import Annotated
 
 import typer
 
-from bookmarkai_ml.cli.common import Exit, console, emit_json, load_settings, session_factory
+from bookmarkai_ml import bootstrap
+from bookmarkai_ml.cli.common import Exit, console, emit_json, settings_of
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import QUEUES
-from bookmarkai_ml.db.engine import transaction
+from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.errors import BookmarkAIError, BrokerUnavailableError, ConfigurationError
 
 dlq_app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)
@@ -32,19 +33,21 @@ async def _until_signalled() -> asyncio.Event:
 
 
 def relay(
+    ctx: typer.Context,
     metrics_port: Annotated[int, typer.Option(help="Serve /metrics here; 0 = off.")] = 0,
 ) -> None:
     """Run the outbox relay (publishes committed jobs; archives dead letters)."""
     from bookmarkai_ml.messaging.service import RelayService
     from bookmarkai_ml.observability.prometheus import start_metrics_server
 
-    settings = load_settings()
+    settings = settings_of(ctx)
+    db = bootstrap.database(settings, pool_size=3)
     if metrics_port:
         start_metrics_server(metrics_port)
 
     async def main() -> None:
         stop = await _until_signalled()
-        await RelayService(settings).run_until(stop)
+        await RelayService(settings, engine=db.engine).run_until(stop)
 
     asyncio.run(main())
 
@@ -64,6 +67,7 @@ def _metrics_port(settings: Settings, queues: list[str]) -> int:
 
 
 def worker(
+    ctx: typer.Context,
     queue: Annotated[
         list[str] | None, typer.Option("--queue", "-Q", help="Queue(s) to consume; default all.")
     ] = None,
@@ -79,7 +83,7 @@ def worker(
     from bookmarkai_ml.observability import prometheus
     from bookmarkai_ml.workers import handlers
 
-    settings = load_settings()
+    settings = settings_of(ctx)
     queues = _worker_queues(queue)
     updates = {k: v for k, v in {"concurrency": concurrency, "pool": pool}.items() if v is not None}
     if updates:
@@ -119,12 +123,12 @@ def worker(
     )
 
 
-def topology() -> None:
+def topology(ctx: typer.Context) -> None:
     """Declare exchanges, quorum queues and dead-letter queues (idempotent)."""
     from bookmarkai_ml.messaging import topology as topo
     from bookmarkai_ml.messaging.producer import Producer
 
-    settings = load_settings()
+    settings = settings_of(ctx)
 
     async def main() -> None:
         producer = Producer.from_settings(settings)
@@ -147,7 +151,7 @@ def topology() -> None:
     )
 
 
-def _archive(settings: Settings) -> int:
+def _archive(settings: Settings, sessions: SessionFactory) -> int:
     from bookmarkai_ml.messaging import dlq
     from bookmarkai_ml.messaging.producer import Producer
 
@@ -155,7 +159,7 @@ def _archive(settings: Settings) -> int:
         producer = Producer.from_settings(settings)
         try:
             await producer.start(health_check=False)
-            return await dlq.archive(producer, session_factory(settings))
+            return await dlq.archive(producer, sessions)
         finally:
             await producer.close()
 
@@ -164,6 +168,7 @@ def _archive(settings: Settings) -> int:
 
 @dlq_app.command("list")
 def dlq_list(
+    ctx: typer.Context,
     queue: Annotated[str | None, typer.Option(help="Only this task queue.")] = None,
     include_replayed: Annotated[bool, typer.Option(help="Show replayed ones too.")] = False,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
@@ -172,12 +177,13 @@ def dlq_list(
     """Move waiting dead letters into the database, then list them with queue, reason and job."""
     from bookmarkai_ml.messaging import dlq
 
-    settings = load_settings()
+    settings = settings_of(ctx)
+    sessions = bootstrap.database(settings).sessions
     try:
-        _archive(settings)
+        _archive(settings, sessions)
     except BrokerUnavailableError as exc:
         console.print(f"[yellow]broker unavailable, listing archived letters only:[/] {exc}")
-    with transaction(session_factory(settings)) as session:
+    with transaction(sessions) as session:
         rows = dlq.list_dead(session, queue=queue, include_replayed=include_replayed, limit=limit)
     if json_output:
         emit_json([_row(r) for r in rows])
@@ -203,6 +209,7 @@ def _row(r: object) -> dict[str, object]:
 
 @dlq_app.command("replay")
 def dlq_replay(
+    ctx: typer.Context,
     ids: Annotated[list[int] | None, typer.Argument(help="Dead-letter ids to replay.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Replay every unreplayed letter.")] = False,
     queue: Annotated[str | None, typer.Option(help="With --all: only this queue.")] = None,
@@ -210,12 +217,12 @@ def dlq_replay(
     """Re-publish selected dead letters through the outbox (their jobs run again)."""
     from bookmarkai_ml.messaging import dlq
 
-    settings = load_settings()
+    settings = settings_of(ctx)
     if not ids and not all_:
         console.print("[red]give dead-letter ids or --all[/]")
         raise typer.Exit(Exit.USAGE)
     try:
-        with transaction(session_factory(settings)) as session:
+        with transaction(bootstrap.database(settings).sessions) as session:
             selected = dlq.all_ids(session, queue=queue) if all_ else list(ids or [])
             outcomes = dlq.replay(session, selected)
     except BookmarkAIError as exc:

@@ -1,7 +1,7 @@
 """``process INPUT...``: enrich files, URLs or text end to end and print what came out.
 
 The main job. With no broker configured it runs everything in this process through
-the local broker path (``messaging.local``); with ``BOOKMARKAI_ML_BROKER_URL`` set it
+the local broker path (``workers.local``); with ``BOOKMARKAI_ML_BROKER_URL`` set it
 submits the jobs and waits for the workers (``bookmarkai-ml up``) to finish them.
 Inputs get a share id derived from their content, so running the same input twice
 returns the jobs of the first run instead of paying again.
@@ -21,18 +21,14 @@ import typer
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from bookmarkai_ml.cli.common import Exit, console, emit_json, load_settings, out
+from bookmarkai_ml import bootstrap
+from bookmarkai_ml.cli.common import Exit, console, emit_json, out, settings_of
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db import migrate as migrations
-from bookmarkai_ml.db.engine import (
-    SessionFactory,
-    database_url,
-    make_engine,
-    make_session_factory,
-    transaction,
-)
+from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.db.models import JobStatus
-from bookmarkai_ml.services import enrich, jobs
+from bookmarkai_ml.domain import enrich
+from bookmarkai_ml.services import jobs
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".text"})
 TENANT = "default"  # the tenant of the CLI and of messages that name none
@@ -81,34 +77,24 @@ def _submit(sessions: SessionFactory, items: list[Item]) -> dict[str, list[UUID]
 
 def _family(sessions: SessionFactory, roots: list[UUID]) -> list[jobs.JobView]:
     with sessions() as session:
-        return enrich.family(session, roots)
+        return jobs.family(session, roots)
 
 
-def _run_locally(settings: Settings, sessions: SessionFactory, roots: list[UUID]) -> None:
-    from bookmarkai_ml.messaging.local import LocalBroker
-    from bookmarkai_ml.workers import handlers
-    from bookmarkai_ml.workers.runtime import JobRuntime
-
-    handlers.load_plugins(settings.worker.plugins)
-    runtime = JobRuntime(
-        settings=settings,
-        sessions=sessions,
-        handlers=handlers.HandlerRegistry(settings),
-        ledger=handlers.build_ledger(settings, sessions),
-    )
-    engine = sessions.kw["bind"]
+def _run_locally(settings: Settings, db: bootstrap.Database, roots: list[UUID]) -> None:
+    """Drive the jobs to the end in this process, with a worker's runtime on ``db``."""
+    runtime = bootstrap.job_runtime(settings, db)
     with _progress() as progress:
         bar = progress.add_task("enriching", total=None)
 
         def on_report(_report: Any) -> None:
-            views = _family(sessions, roots)
+            views = _family(db.sessions, roots)
             done = sum(v.status in JobStatus.TERMINAL for v in views)
             running = ", ".join(
                 sorted({v.task for v in views if v.status not in JobStatus.TERMINAL})
             )
             progress.update(bar, total=len(views), completed=done, description=running or "done")
 
-        broker = LocalBroker(settings=settings, engine=engine, runtime=runtime)
+        broker = bootstrap.local_broker(settings, db, runtime)
 
         async def main() -> None:
             try:
@@ -201,24 +187,25 @@ def _print(report: dict[str, Any]) -> None:
 
 
 def process(
+    ctx: typer.Context,
     inputs: Annotated[list[str], typer.Argument(help="Files, http(s)/s3 URLs, or text.")],
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     timeout: Annotated[float, typer.Option(help="With a broker: seconds to wait.")] = 900.0,
 ) -> None:
     """Enrich each input end to end (transcript, summary, tags, embeddings) and print it."""
-    settings = load_settings()
+    settings = settings_of(ctx)
     local = settings.broker_url is None
     if local:  # the operator named these files on the command line: trust local paths
         media = settings.media.model_copy(update={"allow_local_paths": True})
         settings = settings.model_copy(update={"media": media})
     items = [classify(raw) for raw in inputs]
-    engine = make_engine(database_url(settings))
-    migrations.upgrade(engine)
-    sessions = make_session_factory(engine)
+    db = bootstrap.database(settings)
+    migrations.upgrade(db.engine)
+    sessions = db.sessions
     roots = _submit(sessions, items)
     all_roots = [job_id for ids in roots.values() for job_id in ids]
     if local:
-        _run_locally(settings, sessions, all_roots)
+        _run_locally(settings, db, all_roots)
     else:
         _wait_for_workers(sessions, all_roots, timeout)
     reports = []

@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from bookmarkai_ml.cli.common import Exit, console, emit_json, load_settings, out, session_factory
+from bookmarkai_ml import bootstrap
+from bookmarkai_ml.cli.common import Exit, console, emit_json, out, settings_of
+from bookmarkai_ml.db.engine import transaction
 from bookmarkai_ml.errors import InvalidInputError, NotFoundError
-from bookmarkai_ml.services.search import build_search
 
 
 def _clock(seconds: float) -> str:
@@ -25,6 +26,7 @@ def _at(start: float | None, end: float | None) -> str:
 
 
 def search(
+    ctx: typer.Context,
     query: Annotated[str | None, typer.Argument(help="What to look for.")] = None,
     like: Annotated[str | None, typer.Option(help="Or: find items like this share id.")] = None,
     k: Annotated[int, typer.Option(help="How many items.")] = 5,
@@ -33,10 +35,13 @@ def search(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Find the stored items closest in meaning to QUERY (or to another share)."""
-    settings = load_settings()
-    service = build_search(settings, session_factory(settings))
+    settings = settings_of(ctx)
+    service = bootstrap.search_service(settings)
     try:
-        hits = service.search(query, like_share_id=like, tenant_id=tenant, k=k, hybrid=hybrid)
+        with transaction(bootstrap.database(settings).sessions) as session:
+            hits = service.search(
+                session, query, like_share_id=like, tenant_id=tenant, k=k, hybrid=hybrid
+            )
     except InvalidInputError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(Exit.USAGE) from exc

@@ -18,10 +18,11 @@ from typing import Annotated
 
 import typer
 
-from bookmarkai_ml.cli.common import Exit, console, load_settings
+from bookmarkai_ml import bootstrap
+from bookmarkai_ml.cli.common import Exit, console, settings_of
 from bookmarkai_ml.contracts import QUEUES
 from bookmarkai_ml.db import migrate as migrations
-from bookmarkai_ml.db.engine import database_url, make_engine
+from bookmarkai_ml.db.engine import database_url
 
 GRACE_S = 20.0
 
@@ -59,16 +60,17 @@ def _stop(parts: list[Component]) -> None:
 
 
 def up(
+    ctx: typer.Context,
     api: Annotated[bool, typer.Option(help="Also serve the HTTP API.")] = True,
 ) -> None:
     """Run the API, the relay and a worker for each queue until Ctrl-C."""
-    settings = load_settings()
+    settings = settings_of(ctx)
     if not settings.broker_url:
         console.print("[red]up needs BOOKMARKAI_ML_BROKER_URL[/] (use `process` without a broker)")
         raise typer.Exit(Exit.USAGE)
     # Resolve the database once, so every child shares the same (embedded) server.
     url = database_url(settings)
-    migrations.upgrade(make_engine(url))
+    migrations.upgrade(bootstrap.database(settings).engine)
     env = {**os.environ, "BOOKMARKAI_ML_DATABASE_URL": url}
     parts = _components(api)
     stopping = False

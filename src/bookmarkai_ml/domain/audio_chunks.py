@@ -1,29 +1,18 @@
 """Audio chunk planning and transcript merging: pure functions over times in seconds.
 
-Long audio is transcribed in chunks of at most ``max_s`` (seed: 10 minutes), cut in
-the middle of a silence so that no word is split (SPEC §1 transcribe worker). The
-chunk transcripts are merged back with each chunk's offset added, and clamped so that
-segment times are absolute and monotonic whatever the model returned.
+Long audio is transcribed in chunks of at most ``max_s`` (10 minutes by default), cut
+in the middle of a silence so that no word is split (docs/transcription.md, "Chunking
+and merging"). The chunk transcripts are merged back with each chunk's offset added,
+and clamped so that segment times are absolute and monotonic whatever the model
+returned.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from bookmarkai_ml.contracts import Segment, Word
-
-
-@dataclass(frozen=True, slots=True)
-class Interval:
-    """A span of the audio, in seconds from its start."""
-
-    start: float
-    end: float
-
-    @property
-    def duration(self) -> float:
-        return self.end - self.start
+from bookmarkai_ml.ports import Interval as Interval  # the value type the audio port returns
 
 
 def speech_seconds(duration: float, silences: Sequence[Interval]) -> float:

@@ -1,10 +1,10 @@
-"""The AudioProcessor: ffprobe validation and one ffmpeg pass to 16 kHz mono (SPEC §1, §4).
+"""The AudioProcessor: ffprobe validation and one ffmpeg pass to 16 kHz mono.
 
 - ``probe``: the file is non-empty, ffprobe can read it, its container is on an
   allow-list (no ``concat``/``hls``/image demuxers that could pull other files),
   it has an audio stream and a known duration.
-- ``check_duration``: the 30-minute limit (seed), enforced on the probe, before any
-  extraction, transcription or spend.
+- ``check_duration``: the 30-minute limit (design default), enforced on the probe,
+  before any extraction, transcription or spend.
 - ``extract``: one ffmpeg run that decodes to 16 kHz mono PCM WAV (what Whisper
   expects), detects silence on the original levels (so a near-silent file is not
   amplified into "speech") and measures EBU R128 loudness and true peak with the
@@ -16,7 +16,8 @@
 
 ffmpeg/ffprobe only ever read a local file: ``-protocol_whitelist file`` and a
 ``file:`` URL, so a crafted container cannot make them open a network stream.
-Every run is bounded by ``ffmpeg_timeout_s`` and the output by size (``-fs``).
+Every run is bounded by ``ffmpeg_timeout_s`` and the output by size (``-fs``)
+(docs/transcription.md, "Audio processing").
 """
 
 from __future__ import annotations
@@ -25,15 +26,14 @@ import json
 import re
 import subprocess
 import wave
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bookmarkai_ml.config import MediaSettings
-from bookmarkai_ml.domain.audio_chunks import Interval
 from bookmarkai_ml.errors import MediaError
+from bookmarkai_ml.ports import ExtractedAudio, Interval, Probe
 
 SAMPLE_RATE = 16000
 BYTES_PER_SECOND = SAMPLE_RATE * 2  # mono, 16-bit
@@ -53,27 +53,6 @@ _INTEGRATED = re.compile(r"Integrated loudness:\s*I:\s*(-?[\d.]+|-?inf) LUFS", r
 _TRUE_PEAK = re.compile(r"True peak:\s*Peak:\s*(-?[\d.]+|-?inf) dBFS", re.DOTALL)
 
 
-@dataclass(frozen=True, slots=True)
-class Probe:
-    """What ffprobe says about a media file."""
-
-    duration_s: float
-    format_name: str
-    audio_codec: str
-    has_video: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ExtractedAudio:
-    """16 kHz mono WAV ready for Whisper, with its exact duration and silences."""
-
-    path: Path
-    duration_s: float
-    silences: list[Interval]
-    loudness_lufs: float | None = None
-    gain_db: float = 0.0
-
-
 def parse_silences(log: str, duration: float) -> list[Interval]:
     """The intervals reported by ffmpeg's ``silencedetect`` filter in ``log``."""
     silences: list[Interval] = []
@@ -90,7 +69,7 @@ def parse_silences(log: str, duration: float) -> list[Interval]:
 
 
 class AudioProcessor:
-    """Validates media and turns it into Whisper-ready audio, with ffprobe/ffmpeg."""
+    """``ports.AudioProcessor`` with ffprobe/ffmpeg: validation and Whisper-ready audio."""
 
     def __init__(
         self, media: MediaSettings, *, ffmpeg: str = "ffmpeg", ffprobe: str = "ffprobe"
@@ -153,7 +132,7 @@ class AudioProcessor:
         return Probe(duration, demuxer, str(audio[0].get("codec_name", "")), has_video)
 
     def check_duration(self, probe: Probe) -> None:
-        """Raises: MediaError ``too_long`` over ``max_duration_s`` (seed: 30 minutes)."""
+        """Raises: MediaError ``too_long`` over ``max_duration_s`` (30 minutes by default)."""
         limit = self._media.max_duration_s
         if probe.duration_s > limit:
             raise MediaError(
@@ -207,6 +186,10 @@ class AudioProcessor:
         if gain:
             apply_gain(dest, gain)
         return ExtractedAudio(dest, duration, parse_silences(proc.stderr, duration), loudness, gain)
+
+    def write_chunk(self, wav: Path, span: Interval, dest: Path) -> Path:
+        """A slice of the extracted WAV (``write_chunk``), for chunked transcription."""
+        return write_chunk(wav, span, dest)
 
 
 def parse_loudness(log: str) -> tuple[float | None, float | None]:

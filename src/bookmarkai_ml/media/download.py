@@ -1,4 +1,4 @@
-"""Fetch a media source to a local file, safely (SPEC §4 "Media URL downloads").
+"""Fetch a media source to a local file, safely (docs/transcription.md, "Media intake").
 
 Sources: an ``http(s)`` URL (through the SSRF guard in ``ssrf.py``, redirects
 followed by hand and re-checked), an ``s3://bucket/key`` object (through the
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ssl
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +26,7 @@ import httpx
 from bookmarkai_ml.config import MediaSettings
 from bookmarkai_ml.errors import InvalidInputError, MediaError, RetryableError, UnsafeURLError
 from bookmarkai_ml.media.ssrf import Resolver, Target, check_url, system_resolver
+from bookmarkai_ml.ports import Downloaded
 
 if TYPE_CHECKING:
     from bookmarkai_ml.ports import MediaStore
@@ -34,18 +34,8 @@ if TYPE_CHECKING:
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
-@dataclass(frozen=True, slots=True)
-class Downloaded:
-    """A media file on local disk and where it came from."""
-
-    path: Path
-    size: int
-    source: str
-    content_type: str | None = None
-
-
 class Downloader:
-    """Turns a media source into a local file; one instance per worker process."""
+    """``ports.MediaFetcher``: a media source to a local file; one per worker process."""
 
     def __init__(
         self,

@@ -1,28 +1,21 @@
 """MediaStore adapters: a local directory (the default) or an S3-compatible bucket.
 
-MinIO in development (bucket ``bookmarkai-media-development``, seed) and AWS S3 in
-production are the same code: boto3 with an ``endpoint_url``. boto3 is imported
+MinIO in development (bucket ``bookmarkai-media-development``, design default) and AWS
+S3 in production are the same code: boto3 with an ``endpoint_url``. boto3 is imported
 here and nowhere else. Keys are relative paths; a key that would escape the store
 (``..``, absolute) is refused.
 """
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from bookmarkai_ml.config import Settings, StorageSettings
+from bookmarkai_ml.config import StorageSettings
 from bookmarkai_ml.errors import InvalidInputError, MediaError, RetryableError
-from bookmarkai_ml.ports import MediaStore
 
 LOCAL_SCHEME = "local://"
-
-
-def key_part(value: str) -> str:
-    """``value`` made safe as one path segment of a key (ids may contain anything)."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", value).strip(".") or "_"
 
 
 def safe_key(key: str) -> str:
@@ -133,10 +126,3 @@ class _translated:
             raise RetryableError(
                 f"S3 {self.action} failed: {exc}", code="storage_unavailable"
             ) from exc
-
-
-def media_store(settings: Settings) -> MediaStore:
-    """The store the settings ask for: S3 when an endpoint is set, else a local dir."""
-    if settings.storage.s3_endpoint_url:
-        return S3MediaStore(settings.storage, max_bytes=settings.media.max_download_bytes)
-    return LocalMediaStore(settings.media_dir)

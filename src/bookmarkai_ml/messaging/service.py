@@ -2,7 +2,7 @@
 
 Standalone: ``bookmarkai-ml relay``. Embedded (the API's lifespan)::
 
-    service = RelayService(settings)
+    service = RelayService(settings, engine=bootstrap.database(settings, pool_size=3).engine)
     await service.start()      # returns at once; never fails on a broker outage
     ...
     await service.stop()
@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import QUEUES
-from bookmarkai_ml.db.engine import database_url, make_engine, make_session_factory
+from bookmarkai_ml.db.engine import make_session_factory
 from bookmarkai_ml.errors import BrokerUnavailableError
 from bookmarkai_ml.messaging import dlq
 from bookmarkai_ml.messaging.producer import Producer
@@ -30,9 +30,10 @@ log = logging.getLogger(__name__)
 class RelayService:
     """Owns one producer and one relay; both outlive broker and database outages."""
 
-    def __init__(self, settings: Settings, *, engine: Engine | None = None) -> None:
+    def __init__(self, settings: Settings, *, engine: Engine) -> None:
+        """``engine``: the caller's (``bootstrap.database``); the service never builds one."""
         self.settings = settings
-        self.engine = engine or make_engine(database_url(settings), pool_size=3)
+        self.engine = engine
         self.hooks = ProducerMetrics()
         self.producer = Producer.from_settings(settings, hooks=self.hooks)
         self._sessions = make_session_factory(self.engine)

@@ -25,7 +25,7 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from bookmarkai_ml.config import BudgetSettings, Settings
+from bookmarkai_ml.config import BudgetSettings
 from bookmarkai_ml.contracts import TaskType
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.domain import budgets as math
@@ -116,11 +116,6 @@ class BudgetService:
     def __init__(self, sessions: SessionFactory, budgets: BudgetSettings) -> None:
         self._sessions = sessions
         self._budgets = budgets
-
-    @classmethod
-    def from_settings(cls, settings: Settings, sessions: SessionFactory) -> BudgetService:
-        """The factory shape ``workers.handlers.register_ledger`` expects."""
-        return cls(sessions, settings.budgets)
 
     def reserve(self, *, job_id: UUID, task: str, usd: Decimal) -> None:
         """Hold ``usd`` for ``job_id`` against every window of ``task``, atomically.

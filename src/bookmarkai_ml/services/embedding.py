@@ -1,11 +1,11 @@
 """The embed job handler: chunk by content kind, embed in batches, replace the share's vectors.
 
-The model is chosen per task (``providers.ml_factory.choose``: settings, content
-length, an explicit ``options.model``). A priced model reserves its cost before
-embedding. Vectors are written by this handler, in their own transaction that
-swaps the share's old vectors of that model for the new ones, so a redelivered
-task rewrites the same set rather than adding to it; the job runtime then writes
-the result and cost rows.
+The model is chosen per task by the ``embedder_for`` the composition root hands in
+(``bootstrap``: settings, content length, an explicit ``options.model``). A priced
+model reserves its cost before embedding. Vectors are written by this handler, in
+their own transaction on the worker's session factory, that swaps the share's old
+vectors of that model for the new ones, so a redelivered task rewrites the same set
+rather than adding to it; the job runtime then writes the result and cost rows.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import EmbedResult, EmbedTask
 from bookmarkai_ml.db import embeddings as repo
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.domain.chunking import Chunk, ChunkPolicy, plan_chunks
-from bookmarkai_ml.domain.pricing import PriceTable, price_table
+from bookmarkai_ml.domain.pricing import PriceTable
 from bookmarkai_ml.errors import InvalidInputError
 from bookmarkai_ml.ports import CostLine, Embedder, JobContext, TaskOutcome
 
@@ -107,27 +106,3 @@ class EmbeddingService:
             provider=embedder.provider, model=embedder.model, usd=usd, input_tokens=tokens
         )
         return TaskOutcome(result=result, cost=cost)
-
-
-def build_handler(settings: Settings, sessions: SessionFactory | None = None) -> EmbeddingService:
-    """The handler an embed worker runs, with adapters built from ``settings``.
-
-    Without ``sessions`` it opens a small pool of its own on the configured database.
-    """
-    from bookmarkai_ml.db.engine import database_url, make_engine, make_session_factory
-    from bookmarkai_ml.providers.ml_factory import build_embedder, choose
-
-    if sessions is None:
-        sessions = make_session_factory(make_engine(database_url(settings), pool_size=2))
-
-    def embedder_for(model: str | None, size: int) -> Embedder:
-        return build_embedder(settings, choose(settings, content_chars=size, model=model))
-
-    m = settings.models
-    return EmbeddingService(
-        sessions=sessions,
-        embedder_for=embedder_for,
-        prices=price_table(settings.budgets),
-        policy=ChunkPolicy(m.chunk_max_tokens, m.chunk_overlap_tokens),
-        batch_size=m.embedding_batch_size,
-    )

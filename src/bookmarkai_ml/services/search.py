@@ -7,6 +7,8 @@
 - Top-k comes from the model's partial HNSW index (``db.embeddings.knn``); with
   ``hybrid`` a Postgres full-text ranking is fused in by reciprocal rank fusion.
 - By default each share appears once, with its best chunk, so ``k`` means k items.
+
+``search`` runs in the caller's session: the route or command owns the transaction.
 """
 
 from __future__ import annotations
@@ -18,10 +20,8 @@ from datetime import datetime
 import numpy as np
 from sqlalchemy.orm import Session
 
-from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db import embeddings as repo
 from bookmarkai_ml.db.embeddings import ChunkHit, SearchFilters
-from bookmarkai_ml.db.engine import SessionFactory
 from bookmarkai_ml.domain.rrf import reciprocal_rank_fusion
 from bookmarkai_ml.errors import InvalidInputError, NotFoundError
 from bookmarkai_ml.ports import Embedder, FloatArray
@@ -64,23 +64,22 @@ def _hit(chunk: ChunkHit, score: float) -> SearchHit:
 
 
 class SearchService:
-    """Answers similarity queries; thread-safe (a session per call)."""
+    """Answers similarity queries; thread-safe (no state but the query embedders)."""
 
     def __init__(
         self,
         *,
-        sessions: SessionFactory,
         embedder_for_model: Callable[[str], Embedder],
         default_model: str,
         ef_search: int = 100,
     ) -> None:
-        self._sessions = sessions
         self._embedder_for_model = embedder_for_model
         self.default_model = default_model
         self.ef_search = ef_search
 
     def search(
         self,
+        session: Session,
         query: str | None = None,
         *,
         like_share_id: str | None = None,
@@ -93,6 +92,8 @@ class SearchService:
     ) -> list[SearchHit]:
         """The ``k`` best matches for ``query`` or for the share ``like_share_id``.
 
+        Reads through ``session``; the caller owns its transaction.
+
         Raises:
             InvalidInputError: neither or both of ``query``/``like_share_id``; bad ``k``.
             NotFoundError: ``like_share_id`` has no vectors of the model.
@@ -103,33 +104,27 @@ class SearchService:
             raise InvalidInputError(f"k must be between 1 and {MAX_K}")
         filters = filters or SearchFilters()
         fetch = min(MAX_K * OVERSAMPLE, k * OVERSAMPLE if per_share else k)
-        with self._sessions() as session, session.begin():
-            chosen = model or self._model_for(session, tenant_id)
-            if like_share_id is not None:
-                vector = self._share_vector(session, tenant_id, like_share_id, chosen)
-                excluded = [*(filters.exclude_share_ids or ()), like_share_id]
-                filters = replace(filters, exclude_share_ids=excluded)
-            else:
-                vector = self._embedder_for_model(chosen).embed([str(query)])[0]
-            near = repo.knn(
-                session,
-                tenant_id=tenant_id,
-                model=chosen,
-                query=vector,
-                k=fetch,
-                filters=filters,
-                ef_search=self.ef_search,
+        chosen = model or self._model_for(session, tenant_id)
+        if like_share_id is not None:
+            vector = self._share_vector(session, tenant_id, like_share_id, chosen)
+            excluded = [*(filters.exclude_share_ids or ()), like_share_id]
+            filters = replace(filters, exclude_share_ids=excluded)
+        else:
+            vector = self._embedder_for_model(chosen).embed([str(query)])[0]
+        near = repo.knn(
+            session,
+            tenant_id=tenant_id,
+            model=chosen,
+            query=vector,
+            k=fetch,
+            filters=filters,
+            ef_search=self.ef_search,
+        )
+        words: list[ChunkHit] = []
+        if hybrid and query:
+            words = repo.fulltext(
+                session, tenant_id=tenant_id, model=chosen, query=query, k=fetch, filters=filters
             )
-            words: list[ChunkHit] = []
-            if hybrid and query:
-                words = repo.fulltext(
-                    session,
-                    tenant_id=tenant_id,
-                    model=chosen,
-                    query=query,
-                    k=fetch,
-                    filters=filters,
-                )
         if words:
             by_id = {c.id: c for c in [*words, *near]}  # near last: keeps its distance
             fused = reciprocal_rank_fusion([[c.id for c in near], [c.id for c in words]])
@@ -163,15 +158,3 @@ class SearchService:
         mean = vectors.mean(axis=0)
         result: FloatArray = (mean / max(float(np.linalg.norm(mean)), 1e-9)).astype(np.float32)
         return result
-
-
-def build_search(settings: Settings, sessions: SessionFactory) -> SearchService:
-    """The search service for ``settings`` (query embedders built on first use, cached)."""
-    from bookmarkai_ml.providers.ml_factory import choose, embedder_for_model
-
-    return SearchService(
-        sessions=sessions,
-        embedder_for_model=lambda model: embedder_for_model(settings, model),
-        default_model=choose(settings, content_chars=0).model,
-        ef_search=settings.models.search_ef_search,
-    )

@@ -1,9 +1,11 @@
-"""The summarize job handler: ``summarize_content(share_id, content, options)`` (seed).
+"""The summarize job handler: ``summarize_content(share_id, content, options)``.
 
-Picks the summarizer (the task's ``options.provider``, else the configured one),
-reserves the estimated cost against the summarize budget before a priced provider
-runs, and hands the result and the actual cost (priced from the reported token
-usage) to the job runtime, which writes both rows in the finishing transaction.
+The task's wire form is in docs/messages.md. The handler picks the summarizer through
+``summarizer_for`` (the task's ``options.provider``, else the configured one;
+``bootstrap`` builds it), reserves the estimated cost against the summarize budget
+before a priced provider runs, and hands the result and the actual cost (priced from
+the reported token usage) to the job runtime, which writes both rows in the finishing
+transaction.
 """
 
 from __future__ import annotations
@@ -11,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
-from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import SummarizeTask, SummaryResult
-from bookmarkai_ml.domain.pricing import PriceTable, price_table
+from bookmarkai_ml.domain.pricing import PriceTable
 from bookmarkai_ml.errors import InvalidInputError
 from bookmarkai_ml.ports import CostLine, JobContext, Summarizer, TaskOutcome
 
@@ -63,13 +64,3 @@ class SummarizationService:
             output_tokens=summary.output_tokens,
         )
         return TaskOutcome(result=result, cost=cost)
-
-
-def build_handler(settings: Settings) -> SummarizationService:
-    """The handler a summarize worker runs, with adapters built from ``settings``."""
-    from bookmarkai_ml.providers.ml_factory import build_summarizer
-
-    return SummarizationService(
-        summarizer_for=lambda name: build_summarizer(settings, name),
-        prices=price_table(settings.budgets),
-    )

@@ -1,4 +1,4 @@
-"""Transcription: media URL in, timed transcript out, never over budget (SPEC §1 transcribe).
+"""Transcription: media URL in, timed transcript out, never over budget (docs/transcription.md).
 
 The order of the steps is the point; each one is cheaper than the next and can
 stop the job before anything is spent:
@@ -25,20 +25,25 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bookmarkai_ml.config import MediaSettings
 from bookmarkai_ml.contracts import Segment, TranscribeTask, TranscriptResult
 from bookmarkai_ml.domain import audio_chunks as chunks
 from bookmarkai_ml.domain.hallucination import filter_segments, join_text
+from bookmarkai_ml.domain.media_keys import source_key
 from bookmarkai_ml.domain.pricing import DEFAULT_TABLE, PriceTable
 from bookmarkai_ml.errors import InvalidInputError
-from bookmarkai_ml.ports import CostLine, JobContext, MediaStore, TaskOutcome, Transcriber
-
-if TYPE_CHECKING:
-    from bookmarkai_ml.config import Settings
-    from bookmarkai_ml.media.audio import AudioProcessor, ExtractedAudio
-    from bookmarkai_ml.media.download import Downloaded, Downloader
+from bookmarkai_ml.ports import (
+    AudioProcessor,
+    CostLine,
+    Downloaded,
+    ExtractedAudio,
+    JobContext,
+    MediaFetcher,
+    MediaStore,
+    TaskOutcome,
+    Transcriber,
+)
 
 BYTES_PER_SECOND = 32000  # 16 kHz mono 16-bit, what chunks are uploaded as
 #: The reservation covers the probed duration plus this much, because the decoded
@@ -50,13 +55,18 @@ TranscriberFactory = Callable[[], Transcriber]
 
 
 class TranscriptionService:
-    """The ``transcribe`` task handler: ``service(message, ctx) -> TaskOutcome``."""
+    """The ``transcribe`` task handler: ``service(message, ctx) -> TaskOutcome``.
+
+    Every adapter comes in through the constructor (``bootstrap.transcription_handler``
+    wires the real ones); ``transcribers`` maps a provider name to a factory, so a
+    model loads only when a job first asks for that provider.
+    """
 
     def __init__(
         self,
         *,
         media: MediaSettings,
-        downloader: Downloader,
+        downloader: MediaFetcher,
         processor: AudioProcessor,
         transcribers: Mapping[str, TranscriberFactory],
         default_provider: str = "local",
@@ -116,10 +126,8 @@ class TranscriptionService:
         """Store fetched media (not media that already came from the store)."""
         if self._store is None or message.media_url.startswith("s3://"):
             return
-        from bookmarkai_ml.media.storage import key_part
-
-        parts = (message.tenant_id, message.share_id, str(ctx.job_id), "source")
-        self._store.put("/".join(key_part(p) for p in parts), downloaded.path)
+        key = source_key(message.tenant_id, message.share_id, str(ctx.job_id))
+        self._store.put(key, downloaded.path)
 
     def _silent(self, duration: float, transcriber: Transcriber) -> TaskOutcome:
         result = TranscriptResult(
@@ -143,8 +151,6 @@ class TranscriptionService:
         ctx: JobContext,
         work: Path,
     ) -> TaskOutcome:
-        from bookmarkai_ml.media.audio import write_chunk
-
         max_s = chunks.max_chunk_seconds(
             self._media.chunk_max_s,
             max_upload_bytes=transcriber.max_upload_bytes,
@@ -159,7 +165,7 @@ class TranscriptionService:
             path = (
                 audio.path
                 if len(plan) == 1
-                else write_chunk(audio.path, span, work / f"chunk-{index:03d}.wav")
+                else self._processor.write_chunk(audio.path, span, work / f"chunk-{index:03d}.wav")
             )
             transcript = transcriber.transcribe(
                 path,
@@ -189,28 +195,3 @@ class TranscriptionService:
         return TaskOutcome(
             result=result, cost=cost, follow_up_text=text or None, follow_up_segments=segments
         )
-
-
-def build_service(settings: Settings) -> TranscriptionService:
-    """Wire the service from settings: downloader, ffmpeg, store, local and API Whisper."""
-    from bookmarkai_ml.domain.pricing import price_table
-    from bookmarkai_ml.media.audio import AudioProcessor
-    from bookmarkai_ml.media.download import Downloader
-    from bookmarkai_ml.media.storage import media_store
-    from bookmarkai_ml.providers.whisper_local import LocalWhisperTranscriber
-    from bookmarkai_ml.providers.whisper_openai import OpenAIWhisperTranscriber
-
-    store = media_store(settings)
-    prices = price_table(settings.budgets)
-    return TranscriptionService(
-        media=settings.media,
-        downloader=Downloader(settings.media, store=store),
-        processor=AudioProcessor(settings.media),
-        transcribers={
-            "local": lambda: LocalWhisperTranscriber(settings.models),
-            "openai": lambda: OpenAIWhisperTranscriber.from_settings(settings.models, prices),
-        },
-        default_provider=settings.models.transcriber,
-        store=store,
-        prices=prices,
-    )

@@ -17,6 +17,7 @@ import openai
 import pytest
 from sqlalchemy import Engine
 
+from bookmarkai_ml import bootstrap
 from bookmarkai_ml.api import create_app
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import EmbedTask
@@ -24,7 +25,6 @@ from bookmarkai_ml.db import embeddings as repo
 from bookmarkai_ml.db.engine import SessionFactory
 from bookmarkai_ml.domain.model_selection import LOCAL_MODEL
 from bookmarkai_ml.fakes import FakeJobContext
-from bookmarkai_ml.services.embedding import build_handler
 from support.api import MakeKey, bearer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -49,7 +49,7 @@ async def oai(
 
 
 def _worker_vectors(settings: Settings, sessions: SessionFactory) -> np.ndarray:
-    handler = build_handler(settings, sessions)
+    handler = bootstrap.embedding_handler(settings, sessions)
     rows = []
     for i, text in enumerate(TEXTS):
         handler(

@@ -36,9 +36,7 @@ def test_no_server_errors(
     hashed = HashEmbedder()
 
     def search_factory() -> SearchService:  # no model load: fuzzing is about the HTTP layer
-        return SearchService(
-            sessions=sessions, embedder_for_model=lambda _m: hashed, default_model=hashed.model
-        )
+        return SearchService(embedder_for_model=lambda _m: hashed, default_model=hashed.model)
 
     app = create_app(
         app_settings,

@@ -50,9 +50,7 @@ async def client(
     embedder = HashEmbedder()
 
     def search_factory() -> SearchService:
-        return SearchService(
-            sessions=sessions, embedder_for_model=lambda _m: embedder, default_model=embedder.model
-        )
+        return SearchService(embedder_for_model=lambda _m: embedder, default_model=embedder.model)
 
     app = create_app(api_settings, engine=clean_db, search_factory=search_factory, background=[])
     transport = httpx.ASGITransport(app=app)

@@ -104,7 +104,8 @@ async def test_relay_service_embeds_and_declares_the_topology(
     clean_db: Engine, sessions: SessionFactory, settings: Settings, empty_vhost_url: str
 ) -> None:
     """Embedded in this loop, on a broker where nothing is declared yet."""
-    service = RelayService(settings.model_copy(update={"broker_url": empty_vhost_url}))
+    on_empty = settings.model_copy(update={"broker_url": empty_vhost_url})
+    service = RelayService(on_empty, engine=clean_db)
     await service.start()  # returns at once; connects and declares in the background
     try:
         await asyncio.to_thread(_submit, sessions)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from bookmarkai_ml import bootstrap
 from bookmarkai_ml.config import Settings
-from bookmarkai_ml.providers import ml_factory
 from bookmarkai_ml.providers.embed_local import SentenceTransformerEmbedder
 from bookmarkai_ml.providers.embed_onnx import OnnxEmbedder
 from support.ml import MLStub
@@ -49,4 +49,4 @@ def stub() -> Iterator[MLStub]:
     server = MLStub()
     with server:
         yield server
-    ml_factory.clear_cache()  # close the clients built on this stub's URL
+    bootstrap.clear_cache()  # close the clients built on this stub's URL

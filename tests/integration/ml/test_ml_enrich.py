@@ -14,13 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from bookmarkai_ml import bootstrap
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db.engine import SessionFactory, transaction
-from bookmarkai_ml.messaging.local import LocalBroker
-from bookmarkai_ml.services import enrich, jobs
-from bookmarkai_ml.services.search import build_search
-from bookmarkai_ml.workers import handlers
-from bookmarkai_ml.workers.runtime import JobRuntime
+from bookmarkai_ml.domain import enrich
+from bookmarkai_ml.services import jobs
+from support.runtime import worker_runtime
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -37,13 +36,8 @@ def test_spoken_video_ends_summarised_and_searchable_with_timestamps(
     with transaction(sessions) as session:
         planned = enrich.plan_enrich(share_id="video-1", tenant_id="default", media_url=str(VIDEO))
         roots = [jobs.submit(session, p.message, then=p.then).job.id for p in planned]
-    runtime = JobRuntime(
-        settings=settings,
-        sessions=sessions,
-        handlers=handlers.HandlerRegistry(settings),
-        ledger=handlers.build_ledger(settings, sessions),
-    )
-    broker = LocalBroker(settings=settings, engine=clean_db, runtime=runtime)
+    runtime = worker_runtime(settings, clean_db)
+    broker = bootstrap.local_broker(settings, bootstrap.Database.on(clean_db), runtime)
 
     async def run() -> None:
         try:
@@ -54,7 +48,7 @@ def test_spoken_video_ends_summarised_and_searchable_with_timestamps(
     asyncio.run(run())
 
     with sessions() as session:
-        views = {v.task: v for v in enrich.family(session, roots)}
+        views = {v.task: v for v in jobs.family(session, roots)}
     assert set(views) == {"transcribe", "summarize", "embed"}
     assert all(v.status == "done" for v in views.values()), {
         t: (v.status, v.error_code, v.error_message) for t, v in views.items()
@@ -66,7 +60,10 @@ def test_spoken_video_ends_summarised_and_searchable_with_timestamps(
     assert summary["provider"] == "extractive"
     assert (views["embed"].result or {})["chunks"] >= 1
 
-    hits = build_search(settings, sessions).search("a worker dies in the middle of a task", k=1)
+    with transaction(sessions) as session:
+        hits = bootstrap.search_service(settings).search(
+            session, "a worker dies in the middle of a task", k=1
+        )
     assert hits[0].share_id == "video-1"
     assert hits[0].content_kind == "transcript"
     assert hits[0].start_s is not None

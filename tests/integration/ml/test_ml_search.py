@@ -7,23 +7,25 @@ through the embed job handler under its own tenant, then searched.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 
+from bookmarkai_ml import bootstrap
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import EmbedOptions, EmbedTask, TranscriptSegmentIn
 from bookmarkai_ml.db import embeddings as repo
 from bookmarkai_ml.db import vector_index
 from bookmarkai_ml.db.embeddings import SearchFilters
-from bookmarkai_ml.db.engine import SessionFactory
+from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.domain.chunking import ChunkPolicy
 from bookmarkai_ml.domain.pricing import DEFAULT_TABLE, token_cost
 from bookmarkai_ml.fakes import FakeJobContext
 from bookmarkai_ml.ports import Embedder
 from bookmarkai_ml.providers.embed_onnx import OnnxEmbedder
-from bookmarkai_ml.services.embedding import EmbeddingService, build_handler
-from bookmarkai_ml.services.search import SearchService
+from bookmarkai_ml.services.embedding import EmbeddingService
+from bookmarkai_ml.services.search import SearchHit, SearchService
 from support.corpus import corpus, queries
 from support.ml import MLStub, on_stub
 
@@ -42,8 +44,25 @@ def service(sessions: SessionFactory, embedder: Embedder) -> EmbeddingService:
     )
 
 
+class Search:
+    """The search service over the test's sessions: one transaction per query, as a route."""
+
+    def __init__(self, service: SearchService, sessions: SessionFactory) -> None:
+        self.service = service
+        self.sessions = sessions
+
+    def search(self, query: str | None = None, **options: Any) -> list[SearchHit]:
+        with transaction(self.sessions) as session:
+            return self.service.search(session, query, **options)
+
+
+def searcher(sessions: SessionFactory, embedder: Embedder) -> Search:
+    service = SearchService(embedder_for_model=lambda _m: embedder, default_model=MODEL)
+    return Search(service, sessions)
+
+
 @pytest.fixture(scope="module")
-def loaded(engine: Engine, sessions: SessionFactory, onnx_embedder: OnnxEmbedder) -> SearchService:
+def loaded(engine: Engine, sessions: SessionFactory, onnx_embedder: OnnxEmbedder) -> Search:
     with engine.begin() as conn:
         conn.execute(text("DELETE FROM ml_embeddings WHERE tenant_id = :t"), {"t": TENANT})
     embed = service(sessions, onnx_embedder)
@@ -56,12 +75,10 @@ def loaded(engine: Engine, sessions: SessionFactory, onnx_embedder: OnnxEmbedder
             options=EmbedOptions(source_kind=kind),
         )
         embed(message, FakeJobContext(task="embed"))
-    return SearchService(
-        sessions=sessions, embedder_for_model=lambda _m: onnx_embedder, default_model=MODEL
-    )
+    return searcher(sessions, onnx_embedder)
 
 
-def test_twenty_queries_find_their_document_in_the_top_three(loaded: SearchService) -> None:
+def test_twenty_queries_find_their_document_in_the_top_three(loaded: Search) -> None:
     misses = []
     for doc in queries(20):
         hits = loaded.search(doc.query, tenant_id=TENANT, k=3)
@@ -71,7 +88,7 @@ def test_twenty_queries_find_their_document_in_the_top_three(loaded: SearchServi
 
 
 def test_explain_shows_the_partial_hnsw_index(
-    loaded: SearchService, sessions: SessionFactory, onnx_embedder: OnnxEmbedder
+    loaded: Search, sessions: SessionFactory, onnx_embedder: OnnxEmbedder
 ) -> None:
     vector = onnx_embedder.embed(["volcano eruptions"])[0]
     with sessions() as session, session.begin():
@@ -87,7 +104,7 @@ def test_explain_shows_the_partial_hnsw_index(
     assert "Index Scan" in lines
 
 
-def test_filters_by_share_source_kind_and_date(loaded: SearchService) -> None:
+def test_filters_by_share_source_kind_and_date(loaded: Search) -> None:
     only = loaded.search(
         "volcano", tenant_id=TENANT, k=5, filters=SearchFilters(share_ids=["doc-05-cost"])
     )
@@ -109,14 +126,14 @@ def test_filters_by_share_source_kind_and_date(loaded: SearchService) -> None:
     assert len({h.share_id for h in hits}) == 5, "one hit per share"
 
 
-def test_more_like_this_share_finds_its_subject_and_not_itself(loaded: SearchService) -> None:
+def test_more_like_this_share_finds_its_subject_and_not_itself(loaded: Search) -> None:
     hits = loaded.search(like_share_id="doc-03-history", tenant_id=TENANT, k=4)
     ids = [h.share_id for h in hits]
     assert "doc-03-history" not in ids
     assert sum(i.startswith("doc-03-") for i in ids) >= 3  # beekeeping's other aspects
 
 
-def test_hybrid_search_fuses_full_text_ranks(loaded: SearchService) -> None:
+def test_hybrid_search_fuses_full_text_ranks(loaded: Search) -> None:
     hits = loaded.search("Sicilian defence", tenant_id=TENANT, k=3, hybrid=True)
     assert hits[0].share_id.startswith("doc-04-")  # chess openings
     assert hits[0].score > 0
@@ -140,17 +157,14 @@ def test_reembedding_replaces_vectors_and_transcripts_keep_times(
         ).all()
     assert len(rows) == outcome.result.chunks == 1  # type: ignore[attr-defined]
     assert rows[0].content_kind == "transcript"
-    search = SearchService(
-        sessions=sessions, embedder_for_model=lambda _m: onnx_embedder, default_model=MODEL
-    )
-    hit = search.search("how long to knead pasta dough", k=1)[0]
+    hit = searcher(sessions, onnx_embedder).search("how long to knead pasta dough", k=1)[0]
     assert (hit.start_s, hit.end_s) == (0.0, 15.0)
 
 
 def test_openai_embeddings_are_priced_and_get_their_own_index(
     clean_db: Engine, sessions: SessionFactory, ml_settings: Settings, stub: MLStub
 ) -> None:
-    handler = build_handler(on_stub(ml_settings, stub, embedder="openai"), sessions)
+    handler = bootstrap.embedding_handler(on_stub(ml_settings, stub, embedder="openai"), sessions)
     ctx = FakeJobContext(task="embed")
     outcome = handler(EmbedTask(share_id="s2", content="A saved thread about rust."), ctx)
     result = outcome.result

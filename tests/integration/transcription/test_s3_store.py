@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from bookmarkai_ml import bootstrap
 from bookmarkai_ml.config import MediaSettings, Settings, StorageSettings
 from bookmarkai_ml.errors import InvalidInputError, MediaError
 from bookmarkai_ml.media.download import Downloader
-from bookmarkai_ml.media.storage import S3MediaStore, media_store
+from bookmarkai_ml.media.storage import S3MediaStore
 
 pytestmark = pytest.mark.integration
 
@@ -66,4 +67,4 @@ def test_missing_and_oversize_objects_are_refused(
 
 def test_settings_with_an_endpoint_choose_s3(s3_settings: StorageSettings, tmp_path: Path) -> None:
     settings = Settings(environment="test", data_dir=tmp_path, storage=s3_settings)
-    assert isinstance(media_store(settings), S3MediaStore)
+    assert isinstance(bootstrap.media_store(settings), S3MediaStore)

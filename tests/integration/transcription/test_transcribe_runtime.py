@@ -1,6 +1,6 @@
 """Transcription jobs through the real job runtime (in process) and the real Postgres.
 
-The registered handler (``workers/handlers.py`` -> ``build_service``) and ledger
+The worker's handler (``bootstrap.transcription_handler``) and ledger
 (``BudgetService``) run under ``JobRuntime``, which writes the result, the one cost
 row and settles the reservation in its finishing transaction.
 """

@@ -6,15 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from bookmarkai_ml import bootstrap
 from bookmarkai_ml.config import Settings
+from bookmarkai_ml.domain.media_keys import key_part, source_key
 from bookmarkai_ml.errors import InvalidInputError
-from bookmarkai_ml.media.storage import (
-    LocalMediaStore,
-    key_part,
-    media_store,
-    safe_key,
-    split_s3_uri,
-)
+from bookmarkai_ml.media.storage import LocalMediaStore, safe_key, split_s3_uri
 
 
 def test_put_and_fetch_round_trip(tmp_path: Path) -> None:
@@ -51,7 +47,7 @@ def test_s3_uris_split_into_bucket_and_key() -> None:
 
 
 def test_the_default_store_is_the_local_media_dir(tmp_path: Path) -> None:
-    store = media_store(Settings(environment="test", data_dir=tmp_path))
+    store = bootstrap.media_store(Settings(environment="test", data_dir=tmp_path))
     assert isinstance(store, LocalMediaStore)
     assert store.root == tmp_path / "media"
 
@@ -61,3 +57,4 @@ def test_ids_become_safe_key_parts() -> None:
     assert key_part("..") == "_"
     assert key_part("share/1 x") == "share_1_x"
     assert safe_key("/".join(key_part(p) for p in ("t", "..", "a/b"))) == "t/_/a_b"
+    assert source_key("t", "..", "a/b") == "t/_/a_b/source"

@@ -1,4 +1,7 @@
-"""TranscriptionService wiring: provider choice and settings-built defaults (no media I/O)."""
+"""TranscriptionService: provider choice, the composition root's wiring, and the step order.
+
+No media I/O: the service runs on the in-package fakes of its ports.
+"""
 
 from __future__ import annotations
 
@@ -7,32 +10,81 @@ from pathlib import Path
 
 import pytest
 
+from bookmarkai_ml import bootstrap
 from bookmarkai_ml.config import BudgetSettings, MediaSettings, Settings
+from bookmarkai_ml.contracts import Segment, TranscribeTask, TranscriptResult
 from bookmarkai_ml.domain.pricing import price_table
-from bookmarkai_ml.errors import InvalidInputError
-from bookmarkai_ml.media.audio import AudioProcessor
-from bookmarkai_ml.media.download import Downloader
+from bookmarkai_ml.errors import InvalidInputError, MediaError
+from bookmarkai_ml.fakes import FakeAudioProcessor, FakeJobContext, FakeMediaFetcher
+from bookmarkai_ml.ports import Interval, Transcriber, Transcript
 from bookmarkai_ml.providers.openai_http import OpenAIHTTP
 from bookmarkai_ml.providers.whisper_openai import OpenAIWhisperTranscriber
-from bookmarkai_ml.services.transcription import TranscriptionService, build_service
+from bookmarkai_ml.services.transcription import TranscriptionService
+
+
+class _Words:
+    """A ``Transcriber`` that hears "words" in every chunk; priced like whisper-1."""
+
+    provider = "openai"
+    model = "whisper-1"
+    price_per_minute_usd = Decimal("0.006")
+    max_upload_bytes: int | None = None
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def transcribe(self, audio: Path, *, language: str | None, word_timestamps: bool) -> Transcript:
+        self.calls += 1
+        segment = Segment(start=0.0, end=1.0, text=f"words {self.calls}")
+        return Transcript(text=segment.text, segments=[segment], language="en")
+
+
+def _service(processor: FakeAudioProcessor, words: Transcriber) -> TranscriptionService:
+    return TranscriptionService(
+        media=MediaSettings(chunk_max_s=60),
+        downloader=FakeMediaFetcher(),
+        processor=processor,
+        transcribers={"openai": lambda: words},
+        default_provider="openai",
+    )
 
 
 def test_an_unconfigured_provider_is_invalid_input() -> None:
-    media = MediaSettings()
-    with Downloader(media) as downloader:
-        service = TranscriptionService(
-            media=media,
-            downloader=downloader,
-            processor=AudioProcessor(media),
-            transcribers={},
-        )
-        with pytest.raises(InvalidInputError, match="openai"):
-            service.transcriber("openai")
+    service = TranscriptionService(
+        media=MediaSettings(),
+        downloader=FakeMediaFetcher(),
+        processor=FakeAudioProcessor(),
+        transcribers={},
+    )
+    with pytest.raises(InvalidInputError, match="openai"):
+        service.transcriber("openai")
+
+
+def test_long_audio_is_reserved_then_transcribed_in_chunks_cut_at_silences() -> None:
+    processor = FakeAudioProcessor(duration_s=150.0, silences=[Interval(55.0, 57.0)])
+    words = _Words()
+    ctx = FakeJobContext()
+    outcome = _service(processor, words)(TranscribeTask(share_id="s", media_url="https://x/a"), ctx)
+    result = outcome.result
+    assert isinstance(result, TranscriptResult)
+    assert result.chunks == len(processor.chunks) == words.calls == 3
+    assert processor.chunks[0].end == pytest.approx(56.0)  # the middle of the silence
+    assert len(ctx.reserved) == 1
+    assert ctx.reserved[0] >= outcome.cost.usd > 0
+    assert ctx.heartbeats >= 3
+
+
+def test_media_over_the_limit_fails_before_any_spend() -> None:
+    processor = FakeAudioProcessor(duration_s=4000.0)
+    ctx = FakeJobContext()
+    with pytest.raises(MediaError, match="duration"):
+        _service(processor, _Words())(TranscribeTask(share_id="s", media_url="https://x/a"), ctx)
+    assert ctx.reserved == []
 
 
 def test_providers_are_built_once_and_priced_from_the_table(tmp_path: Path) -> None:
     settings = Settings(environment="test", data_dir=tmp_path)
-    service = build_service(settings)
+    service = bootstrap.transcription_handler(settings)
     api = service.transcriber("openai")
     assert service.transcriber("openai") is api
     assert isinstance(api, OpenAIWhisperTranscriber)

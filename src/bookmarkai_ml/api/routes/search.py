@@ -7,11 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from bookmarkai_ml.api.deps import PrincipalDep, SearchDep
+from bookmarkai_ml.api.deps import PrincipalDep, SearchDep, SessionDep
 from bookmarkai_ml.api.problems import responses
 from bookmarkai_ml.api.schemas.search import SearchHitPublic, SearchResults
 from bookmarkai_ml.db.embeddings import SearchFilters
-from bookmarkai_ml.services.jobs import translate_db_errors
 from bookmarkai_ml.services.search import MAX_K
 
 router = APIRouter(prefix="/api/ml", tags=["search"])
@@ -30,6 +29,7 @@ Ids = Annotated[list[Annotated[str, Query(max_length=200, pattern=_NO_NUL)]] | N
 )
 def search(
     service: SearchDep,
+    session: SessionDep,
     principal: PrincipalDep,
     q: Annotated[Text | None, Query(description="Text to look for.")] = None,
     like: Annotated[Text | None, Query(description="Or: a share id; finds similar items.")] = None,
@@ -49,17 +49,17 @@ def search(
         created_from=created_from,
         created_to=created_to,
     )
-    with translate_db_errors():
-        hits = service.search(
-            q,
-            like_share_id=like,
-            tenant_id=principal.tenant_id,
-            k=k,
-            model=model,
-            filters=filters,
-            hybrid=hybrid,
-            per_share=per_share,
-        )
+    hits = service.search(
+        session,
+        q,
+        like_share_id=like,
+        tenant_id=principal.tenant_id,
+        k=k,
+        model=model,
+        filters=filters,
+        hybrid=hybrid,
+        per_share=per_share,
+    )
     return SearchResults(
         hits=[SearchHitPublic.model_validate(h, from_attributes=True) for h in hits]
     )

@@ -1,8 +1,10 @@
-"""Build embedders and summarizers from settings: the one place that picks adapters.
+"""Which model adapter serves a request, built from settings and cached per process.
 
-Entry points (worker handlers, the API's search and ``/v1/embeddings``, the CLI)
-call these; services receive the built ports. Adapters are cached per process and
-settings, so each model loads once (SPEC: load each model once per process).
+The model-selection half of the composition root: ``bootstrap`` calls these and
+hands the built ports to the services; nothing else imports this module. Adapters
+are cached per process and settings, so each model loads once (docs/models.md).
+Heavy libraries (torch, onnxruntime, faster-whisper, llama.cpp) are imported inside
+the branch that needs them: a process that never runs a task never loads its model.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from bookmarkai_ml.domain.model_selection import (
     EmbedderChoice,
     choose_embedder,
 )
+from bookmarkai_ml.domain.pricing import PriceTable
 from bookmarkai_ml.errors import ConfigurationError
-from bookmarkai_ml.ports import Embedder, Summarizer
+from bookmarkai_ml.ports import Embedder, Summarizer, Transcriber
 from bookmarkai_ml.providers.openai_http import OpenAIHTTP
+
+TranscriberFactory = Callable[[], Transcriber]
 
 _LOCK = threading.RLock()
 _CACHE: dict[tuple[object, ...], object] = {}
@@ -130,16 +135,6 @@ def _http(models: ModelSettings) -> OpenAIHTTP:
     return client
 
 
-def embedder_for_model(settings: Settings, model: str) -> Embedder:
-    """The embedder that produced vectors stored under ``model`` (for queries)."""
-    return build_embedder(settings, choose(settings, content_chars=0, model=model))
-
-
-def default_embedder(settings: Settings) -> Embedder:
-    """The embedder the settings select for ordinary (short) content."""
-    return build_embedder(settings, choose(settings, content_chars=0))
-
-
 def local_embedder(settings: Settings) -> Embedder:
     """The fastest local all-MiniLM-L6-v2 adapter (for the extractive summarizer)."""
     kind = "local" if settings.models.embedder == "local" else "onnx"
@@ -180,3 +175,23 @@ def build_summarizer(settings: Settings, name: str | None = None) -> Summarizer:
     summarizer = _cached((*key, m.embedder, onnx_cache_dir(settings)), build)
     assert isinstance(summarizer, Summarizer)
     return summarizer
+
+
+def transcribers(settings: Settings, prices: PriceTable) -> dict[str, TranscriberFactory]:
+    """A factory per transcription provider; the service builds each on first use.
+
+    Deferred, so a transcribe worker that only ever gets ``openai`` jobs never loads
+    faster-whisper, and one that never gets a job loads nothing.
+    """
+
+    def local() -> Transcriber:
+        from bookmarkai_ml.providers.whisper_local import LocalWhisperTranscriber
+
+        return LocalWhisperTranscriber(settings.models)
+
+    def openai() -> Transcriber:
+        from bookmarkai_ml.providers.whisper_openai import OpenAIWhisperTranscriber
+
+        return OpenAIWhisperTranscriber.from_settings(settings.models, prices)
+
+    return {"local": local, "openai": openai}
