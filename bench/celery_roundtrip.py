@@ -27,6 +27,7 @@ from _broker import fresh_vhost
 
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.messaging import protocol, topology
+from bookmarkai_ml.messaging.admin import BrokerAdmin
 from bookmarkai_ml.messaging.celery_app import make_celery_app
 from bookmarkai_ml.messaging.producer import Producer
 
@@ -73,8 +74,9 @@ def _run_worker(url: str, pool: str | None) -> None:
 
 async def _fill(url: str) -> None:
     """Queue every message before the consumer starts, so only consuming is timed."""
+    async with BrokerAdmin.from_settings(_settings(url)) as admin:
+        await admin.purge([QUEUE])
     async with Producer.from_settings(_settings(url)) as producer:
-        await producer.purge([QUEUE])
         await asyncio.gather(
             *(
                 producer.publish(
@@ -138,8 +140,8 @@ async def bare_rate(url: str) -> float:
 
 
 async def setup(url: str) -> None:
-    async with Producer.from_settings(_settings(url)) as producer:
-        await producer.declare_topology()
+    async with BrokerAdmin.from_settings(_settings(url)) as admin:
+        await admin.declare_topology()
 
 
 def main(url: str, rounds: int = ROUNDS) -> dict[str, object]:

@@ -19,6 +19,7 @@ from _broker import fresh_vhost
 
 from bookmarkai_ml.config import BrokerSettings
 from bookmarkai_ml.messaging import protocol, topology
+from bookmarkai_ml.messaging.admin import BrokerAdmin
 from bookmarkai_ml.messaging.producer import Producer
 from bookmarkai_ml.observability.prometheus import InstrumentedPublisher, ProducerMetrics
 
@@ -86,17 +87,13 @@ async def ours(url: str) -> float:
 
 
 async def purge(url: str) -> None:
-    producer = Producer(url=url, broker=BrokerSettings())
-    await producer.start(health_check=False)
-    await producer.purge([QUEUE])
-    await producer.close()
+    async with BrokerAdmin(url=url, broker=BrokerSettings()) as admin:
+        await admin.purge([QUEUE])
 
 
 async def main(url: str) -> dict[str, object]:
-    setup = Producer(url=url, broker=BrokerSettings())
-    await setup.start(health_check=False)
-    await setup.declare_topology()
-    await setup.close()
+    async with BrokerAdmin(url=url, broker=BrokerSettings()) as admin:
+        await admin.declare_topology()
     base_rates, our_rates = [], []
     for _ in range(ROUNDS):
         base_rates.append(await bare(url))

@@ -20,6 +20,7 @@ The HTTP layer maps this tree to ``application/problem+json`` in one handler.
     │   └── ProviderUnavailableError  429/5xx/timeouts from a model provider
     ├── BudgetExceededError           a budget window is full; carries ``retry_after``
     ├── NotFoundError                 no such job / key / share (for this tenant)
+    │   └── QueueNotFoundError        the broker has no such queue (topology not declared)
     ├── ConflictError                 the job's state forbids the operation
     └── AuthError                     missing, wrong or revoked API key
 """
@@ -137,6 +138,12 @@ class NotFoundError(BookmarkAIError):
     """The resource does not exist, or is not visible to the caller."""
 
     code = "not_found"
+
+
+class QueueNotFoundError(NotFoundError):
+    """The broker has no such queue: the topology is not declared, or not yet."""
+
+    code = "queue_not_found"
 
 
 class ConflictError(BookmarkAIError):

@@ -27,7 +27,7 @@ from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import SummarizeTask
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.messaging import topology
-from bookmarkai_ml.messaging.producer import Producer
+from bookmarkai_ml.messaging.admin import BrokerAdmin
 from bookmarkai_ml.services import jobs
 
 TESTS_DIR = Path(__file__).resolve().parents[1]  # holds the ``support`` package
@@ -42,12 +42,9 @@ def purge(settings: Settings) -> None:
     """Empty every task queue and DLQ, so no message leaks from one test into the next."""
 
     async def main() -> None:
-        producer = Producer.from_settings(settings)
-        try:
-            await producer.start(health_check=False)
-            await producer.purge([q.name for q in topology.all_queues(settings.broker)])
-        finally:
-            await producer.close()
+        async with BrokerAdmin.from_settings(settings) as admin:
+            await admin.connect(attempts=settings.broker.reconnect_max_attempts)
+            await admin.purge([q.name for q in topology.all_queues(settings.broker)])
 
     asyncio.run(main())
 
@@ -205,12 +202,9 @@ class Stack:
 
 def declare(settings: Settings) -> None:
     async def main() -> None:
-        producer = Producer.from_settings(settings)
-        try:
-            await producer.start(health_check=False)
-            await producer.declare_topology()
-        finally:
-            await producer.close()
+        async with BrokerAdmin.from_settings(settings) as admin:
+            await admin.connect(attempts=settings.broker.reconnect_max_attempts)
+            await admin.declare_topology()
 
     asyncio.run(main())
 

@@ -15,7 +15,12 @@ from bookmarkai_ml.cli.common import Exit, console, emit_json, settings_of
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import QUEUES
 from bookmarkai_ml.db.engine import SessionFactory, transaction
-from bookmarkai_ml.errors import BookmarkAIError, BrokerUnavailableError, ConfigurationError
+from bookmarkai_ml.errors import (
+    BookmarkAIError,
+    BrokerUnavailableError,
+    ConfigurationError,
+    QueueNotFoundError,
+)
 
 dlq_app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)
 
@@ -126,23 +131,23 @@ def worker(
 def topology(ctx: typer.Context) -> None:
     """Declare exchanges, quorum queues and dead-letter queues (idempotent)."""
     from bookmarkai_ml.messaging import topology as topo
-    from bookmarkai_ml.messaging.producer import Producer
+    from bookmarkai_ml.messaging.admin import BrokerAdmin
 
     settings = settings_of(ctx)
 
     async def main() -> None:
-        producer = Producer.from_settings(settings)
-        try:
-            await producer.start(health_check=False)
-            await producer.declare_topology()
-        finally:
-            await producer.close()
+        async with BrokerAdmin.from_settings(settings) as admin:
+            await admin.connect(attempts=settings.broker.reconnect_max_attempts)
+            await admin.declare_topology()
 
     try:
         asyncio.run(main())
     except BrokerUnavailableError as exc:
         console.print(f"[red]broker unavailable:[/] {exc}")
         raise typer.Exit(Exit.UNAVAILABLE) from exc
+    except ConfigurationError as exc:  # a queue declared with other arguments, or no rights
+        console.print(f"[red]configuration error ({exc.code}):[/] {exc}")
+        raise typer.Exit(Exit.USAGE) from exc
     emit_json(
         {
             "exchanges": [e.name for e in topo.EXCHANGES],
@@ -153,15 +158,12 @@ def topology(ctx: typer.Context) -> None:
 
 def _archive(settings: Settings, sessions: SessionFactory) -> int:
     from bookmarkai_ml.messaging import dlq
-    from bookmarkai_ml.messaging.producer import Producer
+    from bookmarkai_ml.messaging.admin import BrokerAdmin
 
     async def main() -> int:
-        producer = Producer.from_settings(settings)
-        try:
-            await producer.start(health_check=False)
-            return await dlq.archive(producer, sessions)
-        finally:
-            await producer.close()
+        async with BrokerAdmin.from_settings(settings) as admin:
+            await admin.connect(attempts=settings.broker.reconnect_max_attempts)
+            return await dlq.archive(admin, sessions)
 
     return asyncio.run(main())
 
@@ -181,8 +183,8 @@ def dlq_list(
     sessions = bootstrap.database(settings).sessions
     try:
         _archive(settings, sessions)
-    except BrokerUnavailableError as exc:
-        console.print(f"[yellow]broker unavailable, listing archived letters only:[/] {exc}")
+    except (BrokerUnavailableError, QueueNotFoundError) as exc:
+        console.print(f"[yellow]DLQs not read, listing archived letters only:[/] {exc}")
     with transaction(sessions) as session:
         rows = dlq.list_dead(session, queue=queue, include_replayed=include_replayed, limit=limit)
     if json_output:

@@ -27,7 +27,7 @@ from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.db.models import DeadLetter, Job
 from bookmarkai_ml.errors import ContractError
 from bookmarkai_ml.messaging import protocol, topology
-from bookmarkai_ml.messaging.producer import Producer, ReceivedMessage
+from bookmarkai_ml.messaging.admin import BrokerAdmin, ReceivedMessage
 from bookmarkai_ml.services import jobs
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def _store(sessions: SessionFactory, dlq_name: str, message: ReceivedMessage) ->
 
 
 async def archive(
-    producer: Producer,
+    admin: BrokerAdmin,
     sessions: SessionFactory,
     *,
     limit: int = 10_000,
@@ -122,13 +122,19 @@ async def archive(
     """Move every message waiting in the DLQs into ``ml_dead_letters``; returns how many.
 
     ``on_archived(dlq_name)`` is called per message (the ``ml_dead_letters`` counter).
+
+    Raises:
+        BrokerUnavailableError: the broker went away (unacked messages are redelivered).
+        QueueNotFoundError: a DLQ is not declared yet.
+        DatabaseUnavailableError: a message could not be stored (unacked, it goes back
+            to its DLQ when the admin's connection closes).
     """
     import asyncio
 
     moved = 0
     for spec in topology.dead_letter_queues():
         while moved < limit:
-            message = await producer.get(spec.name)
+            message = await admin.get(spec.name)
             if message is None:
                 break
 

@@ -1,35 +1,33 @@
-"""The reliable aio-pika producer (SPEC §1 producer, seed numbers); the only aio-pika importer.
+"""The reliable aio-pika producer: publishing only (``admin.py`` declares and inspects).
 
 It implements ``ports.Publisher``: ``publish`` returns only after the broker confirmed
-the message. Behaviour:
+the message (``docs/architecture.md``, "How a job flows"). Behaviour:
 
-- publisher confirms with a confirm timeout (seed 5 s); a nack or a timeout is a
-  failure (https://www.rabbitmq.com/docs/confirms#publisher-confirms);
+- publisher confirms with a confirm timeout (``broker.confirm_timeout_s``); a nack or a
+  timeout is a failure (https://www.rabbitmq.com/docs/confirms#publisher-confirms);
 - ``mandatory`` publishes: a message the broker cannot route comes back
   (basic.return) and is a permanent ``PublishRejectedError``;
 - flow control: while the broker has blocked publishers (``connection.blocked``,
   a memory or disk alarm, https://www.rabbitmq.com/docs/connection-blocked) a
   publish fails fast instead of hanging until its confirm times out;
-- reconnect with exponential backoff 500 ms -> 32 s, 30 % jitter, at most 10 attempts,
-  then the ALERT state (the next publish starts a new round);
-- a circuit breaker (10 consecutive failures, 30 s cooldown);
-- a health check (passive exchange declare) every 30 s, reconnecting on failure.
+- reconnect with exponential backoff and jitter, at most ``reconnect_max_attempts``
+  attempts, then the ALERT state (the next publish starts a new round);
+- a circuit breaker and a periodic health check (a passive exchange declare);
+  ``docs/configuration.md`` lists the ``broker`` group's numbers.
 
-The message-level retry (1 s -> 10 s, 3 attempts) lives in the outbox relay, where a
-retried message survives a crash. Metrics arrive through ``ProducerHooks``
-(``observability.prometheus`` implements them), so this module has no metrics code.
+The message-level retry lives in the outbox relay, where a retried message survives a
+crash. Metrics arrive through ``ProducerHooks`` (``observability.prometheus`` implements
+them), so this module has no metrics code.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, cast
+from collections.abc import Callable
+from typing import cast
 
 import aio_pika
 import aiormq
@@ -46,25 +44,14 @@ from bookmarkai_ml.ports import OutgoingMessage
 
 log = logging.getLogger(__name__)
 
-#: What aio-pika/aiormq raise when the connection or channel is gone.
-_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+#: What aio-pika/aiormq raise when the connection or channel is gone (``admin`` too).
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     aiormq.exceptions.AMQPError,
     aio_pika.exceptions.AMQPException,
     ConnectionError,
     OSError,
     RuntimeError,  # aiormq's ChannelInvalidStateError on a closed channel
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ReceivedMessage:
-    """A message fetched with basic.get; call ``ack`` once it is safely stored."""
-
-    body: bytes
-    headers: Mapping[str, Any]
-    message_id: str | None
-    routing_key: str | None
-    ack: Callable[[], Awaitable[None]]
 
 
 def _is_blocked(connection: AbstractConnection) -> bool:
@@ -197,7 +184,7 @@ class Producer:
                 connection = await aio_pika.connect(self._url, ssl_context=self._ssl_context)
                 # on_return_raises: a basic.return fails the confirm with PublishError.
                 channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-            except _CONNECTION_ERRORS as exc:
+            except CONNECTION_ERRORS as exc:
                 last = exc
                 self._set_state(ConnectionState.DOWN)
                 delay = self._backoff.delay(attempt, rand=self._rand)
@@ -249,7 +236,7 @@ class Producer:
                 await probe.get_exchange(topology.TASK_EXCHANGE, ensure=True)
             finally:
                 await asyncio.gather(probe.close(), return_exceptions=True)
-        except (*_CONNECTION_ERRORS, BrokerUnavailableError) as exc:  # type: ignore[misc]
+        except (*CONNECTION_ERRORS, BrokerUnavailableError) as exc:  # type: ignore[misc]
             self._hooks.health_check_failed()
             try:
                 async with self._lock:
@@ -342,72 +329,8 @@ class Producer:
         except aiormq.exceptions.DeliveryError as exc:
             self._failed()
             raise BrokerUnavailableError(f"broker nacked the message: {exc}") from exc
-        except _CONNECTION_ERRORS as exc:
+        except CONNECTION_ERRORS as exc:
             self._failed()
             await self._drop_connection()
             raise BrokerUnavailableError(f"publish failed: {exc!r}") from exc
         self._succeeded()
-
-    # -- topology and inspection ----------------------------------------------------
-
-    @contextlib.asynccontextmanager
-    async def _side_channel(self) -> AsyncIterator[AbstractChannel]:
-        """A short-lived channel for declares and inspection.
-
-        A channel error there (a passive declare of a queue not declared yet) closes
-        that channel only, never the one publishes and confirms are in flight on.
-        """
-        await self._ensure_channel()
-        assert self._connection is not None
-        channel = await self._connection.channel(publisher_confirms=False)
-        try:
-            yield channel
-        finally:
-            if not channel.is_closed:
-                await asyncio.gather(channel.close(), return_exceptions=True)
-
-    async def declare_topology(self) -> None:
-        """Declare exchanges, task queues and DLQs idempotently (same args as Celery)."""
-        async with self._side_channel() as channel:
-            for spec in topology.EXCHANGES:
-                await channel.declare_exchange(spec.name, spec.type, durable=True)
-            for queue in topology.all_queues(self._broker):
-                declared = await channel.declare_queue(
-                    queue.name, durable=True, arguments=cast("Any", queue.arguments)
-                )
-                await declared.bind(queue.exchange, routing_key=queue.routing_key)
-
-    async def queue_depths(self, names: list[str]) -> dict[str, int]:
-        """Ready-message counts by passive declare (for the queue-depth gauge)."""
-        depths: dict[str, int] = {}
-        async with self._side_channel() as channel:
-            for name in names:
-                queue = await channel.declare_queue(name, passive=True)
-                depths[name] = int(queue.declaration_result.message_count or 0)
-        return depths
-
-    async def purge(self, names: list[str]) -> None:
-        """Drop every ready message of ``names`` (operators and tests)."""
-        async with self._side_channel() as channel:
-            for name in names:
-                queue = await channel.get_queue(name, ensure=False)
-                await queue.purge()
-
-    async def get(self, queue: str) -> ReceivedMessage | None:
-        """basic.get one message without auto-ack; ``None`` when the queue is empty."""
-        channel = await self._ensure_channel()
-        q = await channel.get_queue(queue, ensure=False)
-        incoming = await q.get(no_ack=False, fail=False)
-        if incoming is None:
-            return None
-
-        async def ack() -> None:
-            await incoming.ack()
-
-        return ReceivedMessage(
-            body=incoming.body,
-            headers=dict(incoming.headers or {}),
-            message_id=incoming.message_id,
-            routing_key=incoming.routing_key,
-            ack=ack,
-        )

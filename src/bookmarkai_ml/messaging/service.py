@@ -1,4 +1,4 @@
-"""The relay as a service: producer + outbox relay + DLQ archiver + gauges, wired from Settings.
+"""The relay as a service: producer + broker admin + outbox relay + DLQ archiver + gauges.
 
 Standalone: ``bookmarkai-ml relay``. Embedded (the API's lifespan)::
 
@@ -18,8 +18,9 @@ from sqlalchemy import Engine
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import QUEUES
 from bookmarkai_ml.db.engine import make_session_factory
-from bookmarkai_ml.errors import BrokerUnavailableError
+from bookmarkai_ml.errors import BrokerUnavailableError, ConfigurationError, QueueNotFoundError
 from bookmarkai_ml.messaging import dlq
+from bookmarkai_ml.messaging.admin import BrokerAdmin
 from bookmarkai_ml.messaging.producer import Producer
 from bookmarkai_ml.messaging.relay import OutboxRelay
 from bookmarkai_ml.observability.prometheus import InstrumentedPublisher, ProducerMetrics
@@ -28,7 +29,11 @@ log = logging.getLogger(__name__)
 
 
 class RelayService:
-    """Owns one producer and one relay; both outlive broker and database outages."""
+    """Owns one producer, one broker admin and one relay; all outlive broker and database outages.
+
+    The admin (topology, DLQ reads, queue depths) has its own connection, so none of its
+    errors can reach the channel the relay publishes on.
+    """
 
     def __init__(self, settings: Settings, *, engine: Engine) -> None:
         """``engine``: the caller's (``bootstrap.database``); the service never builds one."""
@@ -36,6 +41,7 @@ class RelayService:
         self.engine = engine
         self.hooks = ProducerMetrics()
         self.producer = Producer.from_settings(settings, hooks=self.hooks)
+        self.admin = BrokerAdmin.from_settings(settings)
         self._sessions = make_session_factory(self.engine)
         self._topology_declared = False
         self.relay = OutboxRelay(
@@ -49,22 +55,35 @@ class RelayService:
         )
 
     async def _ensure_topology(self) -> None:
-        """Declare the topology once per service; until it is, nothing is published."""
+        """Declare the topology once per service; until it is, nothing is published.
+
+        Raises:
+            BrokerUnavailableError: the broker cannot be reached, or its queues disagree
+                with the settings; either way the relay backs off and tries again, so
+                fixing the broker needs no restart.
+        """
         if self._topology_declared:
             return
         try:
-            await self.producer.declare_topology()
-        except BrokerUnavailableError:
-            raise
-        except Exception as exc:  # aio-pika's channel and connection errors
-            raise BrokerUnavailableError(f"could not declare the topology: {exc!r}") from exc
+            await self.admin.declare_topology()
+        except ConfigurationError as exc:
+            log.error("cannot declare the topology (%s): %s", exc.code, exc)
+            raise BrokerUnavailableError(f"topology not declared: {exc}") from exc
         self._topology_declared = True
 
     async def _archive_dead_letters(self) -> None:
-        await dlq.archive(self.producer, self._sessions, on_archived=self.hooks.dead_letter)
+        try:
+            await dlq.archive(self.admin, self._sessions, on_archived=self.hooks.dead_letter)
+        except (BrokerUnavailableError, QueueNotFoundError) as exc:
+            log.warning("dead letters not archived this round: %s", exc)
 
     async def _queue_depths(self) -> None:
-        self.hooks.queue_depths(await self.producer.queue_depths(list(QUEUES.values())))
+        try:
+            depths = await self.admin.queue_depths(list(QUEUES.values()))
+        except (BrokerUnavailableError, QueueNotFoundError) as exc:
+            log.warning("queue depths not read this round: %s", exc)
+            return
+        self.hooks.queue_depths(depths)
 
     async def start(self) -> None:
         """Start relaying in the background and return at once.
@@ -78,6 +97,7 @@ class RelayService:
     async def stop(self) -> None:
         await self.relay.stop()
         await self.producer.close()
+        await self.admin.close()
 
     async def run_until(self, stop: asyncio.Event) -> None:
         await self.start()

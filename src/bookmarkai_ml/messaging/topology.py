@@ -1,6 +1,6 @@
 """The broker topology as data: exchanges, quorum task queues, dead-letter queues.
 
-Both the aio-pika producer (``Producer.declare_topology``) and the Celery app
+Both the aio-pika broker admin (``BrokerAdmin.declare_topology``) and the Celery app
 (``celery_app``) declare from these specs, so their arguments can never drift: a
 queue re-declared with different arguments fails with PRECONDITION_FAILED.
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from bookmarkai_ml.api import create_app
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db.engine import make_session_factory
-from bookmarkai_ml.messaging.producer import Producer
+from bookmarkai_ml.messaging.admin import BrokerAdmin
 from bookmarkai_ml.services.analytics import Refresher
 from support.api import MakeKey, bearer
 
@@ -117,8 +117,8 @@ async def test_readyz_checks_the_real_broker(
     api_settings: Settings, clean_db: Engine, amqp_url: str
 ) -> None:
     settings = api_settings.model_copy(update={"broker_url": amqp_url})
-    async with Producer.from_settings(settings) as producer:
-        await producer.declare_topology()
+    async with BrokerAdmin.from_settings(settings) as admin:
+        await admin.declare_topology()
     resp = await _ready(create_app(settings, engine=clean_db, background=[]))
     assert resp.status_code == 200, resp.text
     assert resp.json()["checks"] == {"database": "ok", "broker": "ok"}

@@ -9,15 +9,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import aiormq
 import pytest
 from sqlalchemy import Engine
 
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import SummarizeTask
 from bookmarkai_ml.db.engine import SessionFactory, transaction
-from bookmarkai_ml.errors import BrokerUnavailableError
+from bookmarkai_ml.errors import BrokerUnavailableError, QueueNotFoundError
 from bookmarkai_ml.messaging import protocol, topology
+from bookmarkai_ml.messaging.admin import BrokerAdmin
 from bookmarkai_ml.messaging.hooks import ConnectionState, NullHooks
 from bookmarkai_ml.messaging.producer import Producer
 from bookmarkai_ml.services import jobs
@@ -212,19 +212,20 @@ async def test_producer_reconnects_after_restart_and_fails_fast_when_blocked(
 async def test_a_failed_inspection_leaves_publishing_alone(
     settings: Settings, empty_vhost_url: str
 ) -> None:
-    """A passive declare of a missing queue fails on its own channel, mid-publish."""
+    """A passive declare of a missing queue fails on the admin's channel, mid-publish."""
     hooks = _Recorder()
-    producer = Producer.from_settings(
-        settings.model_copy(update={"broker_url": empty_vhost_url}), hooks=hooks
-    )
-    async with producer:
-        await producer.declare_topology()
+    settings = settings.model_copy(update={"broker_url": empty_vhost_url})
+    async with (
+        Producer.from_settings(settings, hooks=hooks) as producer,
+        BrokerAdmin.from_settings(settings) as admin,
+    ):
+        await admin.declare_topology()
         results = await asyncio.gather(
-            producer.queue_depths(["ml.no-such-queue"]),
+            admin.queue_depths(["ml.no-such-queue"]),
             *(producer.publish(_message(i)) for i in range(20)),
             return_exceptions=True,
         )
-        assert isinstance(results[0], aiormq.exceptions.ChannelNotFoundEntity)
+        assert isinstance(results[0], QueueNotFoundError)
         assert results[1:] == [None] * 20
         assert hooks.reconnects == 0
-        assert await producer.queue_depths(["ml.summarize"]) == {"ml.summarize": 20}
+        assert await admin.queue_depths(["ml.summarize"]) == {"ml.summarize": 20}

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import SummarizeTask, SummaryResult, TaskType
 from bookmarkai_ml.db.engine import SessionFactory, transaction
-from bookmarkai_ml.errors import ConflictError, NotFoundError
+from bookmarkai_ml.errors import ConflictError, NotFoundError, QueueNotFoundError
 from bookmarkai_ml.fakes import FakeBudgetLedger
 from bookmarkai_ml.messaging.service import RelayService
 from bookmarkai_ml.ports import CostLine, JobContext, TaskOutcome
@@ -112,8 +112,8 @@ async def test_relay_service_embeds_and_declares_the_topology(
         depth = 0
         for _ in range(150):
             try:
-                depth = (await service.producer.queue_depths(["ml.summarize"]))["ml.summarize"]
-            except Exception:  # the queue is not declared yet
+                depth = (await service.admin.queue_depths(["ml.summarize"]))["ml.summarize"]
+            except QueueNotFoundError:  # not declared yet
                 depth = 0
             if depth == 1:
                 break

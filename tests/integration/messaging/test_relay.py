@@ -13,6 +13,7 @@ from bookmarkai_ml.config import OutboxSettings
 from bookmarkai_ml.contracts import SummarizeTask
 from bookmarkai_ml.db.engine import transaction
 from bookmarkai_ml.errors import BrokerUnavailableError
+from bookmarkai_ml.messaging.admin import BrokerAdmin
 from bookmarkai_ml.messaging.producer import Producer
 from bookmarkai_ml.messaging.relay import OutboxRelay
 from bookmarkai_ml.services import jobs
@@ -33,8 +34,9 @@ def _submit_many(stack: Stack, n: int, prefix: str = "ok") -> None:
             jobs.submit(session, SummarizeTask(share_id=f"s{i}", content=f"{prefix} {i}"))
 
 
-async def _depth(producer: Producer) -> int:
-    return (await producer.queue_depths(["ml.summarize"]))["ml.summarize"]
+async def _depth(stack: Stack) -> int:
+    async with BrokerAdmin.from_settings(stack.settings) as admin:
+        return (await admin.queue_depths(["ml.summarize"]))["ml.summarize"]
 
 
 async def test_notify_wakes_the_relay_without_polling(stack: Stack, producer: Producer) -> None:
@@ -56,7 +58,7 @@ async def test_notify_wakes_the_relay_without_polling(stack: Stack, producer: Pr
     finally:
         await relay.stop()
     assert time.monotonic() - started < 10 < settings.poll_interval_s
-    assert await _depth(producer) == 1
+    assert await _depth(stack) == 1
 
 
 async def test_two_relays_publish_each_row_once(stack: Stack, producer: Producer) -> None:
@@ -71,7 +73,7 @@ async def test_two_relays_publish_each_row_once(stack: Stack, producer: Producer
         await r.stop()
     assert sum(sent) == 600
     assert all(n > 0 for n in sent)  # SKIP LOCKED shared the work
-    assert await _depth(producer) == 600
+    assert await _depth(stack) == 600
 
 
 async def test_unroutable_row_fails_its_job_after_three_attempts(
