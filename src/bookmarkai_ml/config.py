@@ -1,23 +1,30 @@
 """The one settings object, read once by an entry point and passed explicitly.
 
 Environment variables are prefixed ``BOOKMARKAI_ML_``; nested groups use ``__``
-(``BOOKMARKAI_ML_BUDGETS__TRANSCRIBE_PER_HOUR_USD=2``). A ``.env`` file in the
-working directory is read too. Numbers marked (seed) come from ADR-025.
+(``BOOKMARKAI_ML_TASKS__TRANSCRIBE__PER_HOUR_USD=2``). A ``.env`` file in the
+working directory is read too. Defaults marked (design default) come from the original
+design; docs/operations.md, "Defaults from the original design", lists them.
 ``docs/configuration.md`` is generated from this module (``bookmarkai-ml config-docs``)
 and a test keeps the two equal.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bookmarkai_ml.contracts.messages import TaskType
+from bookmarkai_ml.contracts.tasks import TASKS
 from bookmarkai_ml.errors import ConfigurationError
+
+ENV_PREFIX = "BOOKMARKAI_ML_"
 
 _DEV_SECRET = "dev-only-change-me"  # noqa: S105 - a sentinel that validators refuse outside development
 
@@ -29,20 +36,32 @@ class Environment(StrEnum):
 
 
 class BrokerSettings(BaseModel):
-    """Producer reliability and TLS (SPEC §1 producer, seed numbers)."""
+    """Producer reliability and TLS."""
 
-    confirm_timeout_s: float = Field(5.0, description="Publisher-confirm timeout (seed).")
+    confirm_timeout_s: float = Field(5.0, description="Publisher-confirm timeout (design default).")
     in_flight: int = Field(256, description="Unconfirmed publishes allowed at once.")
-    reconnect_initial_s: float = Field(0.5, description="First reconnect delay (seed).")
-    reconnect_max_s: float = Field(32.0, description="Reconnect delay ceiling (seed).")
-    reconnect_jitter: float = Field(0.3, description="Reconnect jitter fraction (seed).")
-    reconnect_max_attempts: int = Field(10, description="Attempts before the alert state (seed).")
-    breaker_threshold: int = Field(10, description="Consecutive failures that open the breaker.")
-    breaker_cooldown_s: float = Field(30.0, description="Breaker open time (seed).")
-    health_check_interval_s: float = Field(30.0, description="Passive-declare health check (seed).")
-    message_retry_initial_s: float = Field(1.0, description="Message-level retry start (seed).")
-    message_retry_max_s: float = Field(10.0, description="Message-level retry ceiling (seed).")
-    message_retry_attempts: int = Field(3, description="Message-level publish attempts (seed).")
+    reconnect_initial_s: float = Field(0.5, description="First reconnect delay (design default).")
+    reconnect_max_s: float = Field(32.0, description="Reconnect delay ceiling (design default).")
+    reconnect_jitter: float = Field(0.3, description="Reconnect jitter fraction (design default).")
+    reconnect_max_attempts: int = Field(
+        10, description="Attempts before the alert state (design default)."
+    )
+    breaker_threshold: int = Field(
+        10, description="Consecutive failures that open the breaker (design default)."
+    )
+    breaker_cooldown_s: float = Field(30.0, description="Breaker open time (design default).")
+    health_check_interval_s: float = Field(
+        30.0, description="Period of the passive-declare health check (design default)."
+    )
+    message_retry_initial_s: float = Field(
+        1.0, description="Not read: the relay retries with `outbox.retry_initial_s`."
+    )
+    message_retry_max_s: float = Field(
+        10.0, description="Not read: the relay retries with `outbox.retry_max_s`."
+    )
+    message_retry_attempts: int = Field(
+        3, description="Not read: the relay gives up after `outbox.max_permanent_attempts`."
+    )
     delivery_limit: int = Field(5, description="Quorum-queue x-delivery-limit before DLQ.")
     max_message_bytes: int = Field(16 * 1024 * 1024, description="Largest message published.")
     tls_ca_file: Path | None = Field(None, description="CA bundle for amqps peer verification.")
@@ -51,38 +70,18 @@ class BrokerSettings(BaseModel):
 
 
 class WorkerSettings(BaseModel):
-    """Celery worker behaviour (SPEC §1 Celery config)."""
+    """Celery worker behaviour."""
 
-    prefetch_multiplier: int = Field(8, description="Default prefetch multiplier (seed).")
-    max_tasks_per_child: int = Field(50, description="Recycle a child after N tasks (seed).")
-    summarize_prefetch_multiplier: int | None = Field(
-        None, description="Prefetch for ml.summarize (unset: the default)."
+    prefetch_multiplier: int = Field(
+        8, description="Prefetch multiplier, unless a task sets its own (design default)."
     )
-    transcribe_prefetch_multiplier: int | None = Field(
-        1, description="Prefetch for ml.transcribe: one long task at a time."
+    max_tasks_per_child: int = Field(
+        50, description="Recycle a child after N tasks unless a task sets its own (design default)."
     )
-    embed_prefetch_multiplier: int | None = Field(
-        None, description="Prefetch for ml.embed (unset: the default)."
-    )
-    summarize_max_tasks_per_child: int | None = Field(
-        None, description="Child recycling for ml.summarize (unset: the default)."
-    )
-    transcribe_max_tasks_per_child: int | None = Field(
-        None, description="Child recycling for ml.transcribe (unset: the default)."
-    )
-    embed_max_tasks_per_child: int | None = Field(
-        None, description="Child recycling for ml.embed (unset: the default)."
-    )
-    summarize_time_limit_s: int = Field(600, description="Hard time limit, summarize tasks.")
-    transcribe_time_limit_s: int = Field(1500, description="Hard time limit, transcribe tasks.")
-    embed_time_limit_s: int = Field(600, description="Hard time limit, embed tasks.")
     consumer_timeout_s: int = Field(1800, description="RabbitMQ consumer_timeout to stay under.")
     lease_s: int = Field(120, description="Job lease; heartbeats extend it while a task runs.")
     max_retries: int = Field(5, description="Retries of a retryable failure before failing.")
     retry_backoff_max_s: int = Field(60, description="Ceiling of the task retry backoff.")
-    metrics_port_summarize: int = Field(9091, description="Summarize worker metrics port (seed).")
-    metrics_port_transcribe: int = Field(9092, description="Transcribe worker metrics port (seed).")
-    metrics_port_embed: int = Field(9093, description="Embed worker metrics port (seed).")
     concurrency: int = Field(2, description="Worker processes (or threads) per worker.")
     pool: str = Field("prefork", description="Celery pool: prefork | threads | solo.")
     plugins: list[str] = Field(
@@ -91,12 +90,18 @@ class WorkerSettings(BaseModel):
 
 
 class OutboxSettings(BaseModel):
-    """The outbox relay (SPEC §1 outbox)."""
+    """The outbox relay."""
 
     batch_size: int = Field(200, description="Rows claimed per relay round.")
-    retry_initial_s: float = Field(1.0, description="Backoff start between publish attempts.")
-    retry_max_s: float = Field(10.0, description="Backoff ceiling between publish attempts.")
-    max_permanent_attempts: int = Field(3, description="Attempts before a permanent failure.")
+    retry_initial_s: float = Field(
+        1.0, description="Backoff start between publish attempts (design default)."
+    )
+    retry_max_s: float = Field(
+        10.0, description="Backoff ceiling between publish attempts (design default)."
+    )
+    max_permanent_attempts: int = Field(
+        3, description="Attempts before a permanent failure (design default)."
+    )
     poll_interval_s: float = Field(5.0, description="Safety poll when no NOTIFY arrives.")
     run_in_api: bool = Field(True, description="Run a relay inside the API process.")
     maintenance_interval_s: float = Field(
@@ -105,7 +110,7 @@ class OutboxSettings(BaseModel):
 
 
 class MediaSettings(BaseModel):
-    """Media intake and audio processing (SPEC §1 transcribe worker, §4)."""
+    """Media intake and audio processing."""
 
     max_download_bytes: int = Field(500 * 1024 * 1024, description="Download size cap.")
     download_timeout_s: float = Field(120.0, description="Wall-clock cap on a download.")
@@ -114,8 +119,12 @@ class MediaSettings(BaseModel):
         default_factory=list, description="Hosts exempt from the SSRF guard (tests, private use)."
     )
     allow_local_paths: bool = Field(False, description="Accept local file paths as media.")
-    max_duration_s: float = Field(1800.0, description="Longest media accepted (seed: 30 min).")
-    chunk_max_s: float = Field(600.0, description="Longest transcription chunk (seed: 10 min).")
+    max_duration_s: float = Field(
+        1800.0, description="Longest media accepted (30 min, design default)."
+    )
+    chunk_max_s: float = Field(
+        600.0, description="Longest transcription chunk (10 min, design default)."
+    )
     silence_threshold_db: float = Field(-40.0, description="Silence detection threshold.")
     silence_min_s: float = Field(0.5, description="Shortest silence that counts.")
     ffmpeg_timeout_s: float = Field(600.0, description="Cap on one ffmpeg/ffprobe run.")
@@ -129,14 +138,14 @@ class StorageSettings(BaseModel):
     """Where downloaded media is kept: a local directory, or S3/MinIO."""
 
     s3_endpoint_url: str | None = Field(None, description="S3/MinIO endpoint; unset = local dir.")
-    s3_bucket: str = Field("bookmarkai-media-development", description="Bucket (seed).")
+    s3_bucket: str = Field("bookmarkai-media-development", description="Bucket (design default).")
     s3_access_key: SecretStr | None = Field(None, description="S3 access key id.")
     s3_secret_key: SecretStr | None = Field(None, description="S3 secret access key.")
     s3_region: str = Field("us-east-1", description="S3 region.")
 
 
 class ModelSettings(BaseModel):
-    """Model providers: local by default, OpenAI-compatible APIs when configured (SPEC §2)."""
+    """Model providers: local by default, OpenAI-compatible APIs when configured."""
 
     summarizer: str = Field("extractive", description="extractive | openai | llamacpp.")
     transcriber: str = Field("local", description="local | openai.")
@@ -173,16 +182,12 @@ class ModelSettings(BaseModel):
 
 
 class BudgetSettings(BaseModel):
-    """Spend limits per task type and window, in USD (SPEC §1 costs & budgets)."""
+    """Budget reservations, prices and analytics (spend limits are per task, in `tasks`)."""
 
-    transcribe_per_hour_usd: Decimal = Field(Decimal("1"), description="(seed)")
-    transcribe_per_day_usd: Decimal = Field(Decimal("10"), description="(seed)")
-    summarize_per_hour_usd: Decimal = Field(Decimal("1"), description="Summaries, per hour.")
-    summarize_per_day_usd: Decimal = Field(Decimal("10"), description="Summaries, per day.")
-    embed_per_hour_usd: Decimal = Field(Decimal("1"), description="Embeddings, per hour.")
-    embed_per_day_usd: Decimal = Field(Decimal("10"), description="Embeddings, per day.")
     reservation_ttl_s: int = Field(3600, description="A dead worker's reservation expires after.")
-    whisper_usd_per_minute: Decimal = Field(Decimal("0.006"), description="whisper-1 price (seed).")
+    whisper_usd_per_minute: Decimal = Field(
+        Decimal("0.006"), description="whisper-1 price (design default)."
+    )
     unknown_model_input_usd_per_1m: Decimal = Field(
         Decimal("2.50"), description="Input price of an API model missing from the price table."
     )
@@ -192,8 +197,89 @@ class BudgetSettings(BaseModel):
     analytics_refresh_s: int = Field(300, description="Materialized-view refresh period.")
 
 
+class TaskSettings(BaseModel):
+    """Per task type: worker tuning, time limit, metrics port and spend limits."""
+
+    prefetch_multiplier: int | None = Field(
+        None, description="Prefetch of this task's workers; unset = `worker.prefetch_multiplier`."
+    )
+    max_tasks_per_child: int | None = Field(
+        None, description="Child recycling of this task's workers; unset = the worker's."
+    )
+    time_limit_s: int = Field(description="Hard time limit; below `worker.consumer_timeout_s`.")
+    metrics_port: int = Field(description="Port of this task's worker `/metrics` (design default).")
+    per_hour_usd: Decimal = Field(
+        Decimal("1"), description="Spend limit per rolling hour (design default)."
+    )
+    per_day_usd: Decimal = Field(
+        Decimal("10"), description="Spend limit per rolling day (design default)."
+    )
+
+    @classmethod
+    def defaults(cls, task: TaskType) -> TaskSettings:
+        """The settings of ``task`` with nothing overridden: its table row's defaults."""
+        row = TASKS[task]
+        return cls(
+            prefetch_multiplier=row.prefetch_multiplier,
+            time_limit_s=row.time_limit_s,
+            metrics_port=row.metrics_port,
+        )
+
+
+def default_tasks() -> dict[TaskType, TaskSettings]:
+    """Every task type with its defaults."""
+    return {task: TaskSettings.defaults(task) for task in TaskType}
+
+
+def _deprecated_names() -> dict[tuple[str, str], tuple[TaskType, str]]:
+    """``(group, old flat field) -> (task, TaskSettings field)`` for the names of
+    the previous release, accepted until the next one."""
+    names: dict[tuple[str, str], tuple[TaskType, str]] = {}
+    for task in TaskType:
+        for knob in ("prefetch_multiplier", "max_tasks_per_child", "time_limit_s"):
+            names["worker", f"{task.value}_{knob}"] = (task, knob)
+        names["worker", f"metrics_port_{task.value}"] = (task, "metrics_port")
+        for window in ("per_hour_usd", "per_day_usd"):
+            names["budgets", f"{task.value}_{window}"] = (task, window)
+    return names
+
+
+#: The flat per-task names of the previous release (deprecated; mapped into ``tasks``).
+DEPRECATED_NAMES = _deprecated_names()
+
+
+def env_name(*path: str) -> str:
+    """The environment variable of a settings path: ``("tasks", "embed", "metrics_port")``."""
+    return ENV_PREFIX + "__".join(part.upper() for part in path)
+
+
+def _migrate_flat_task_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """Move the deprecated flat per-task fields into ``tasks``, warning for each.
+
+    A value given under its new name wins over the old name.
+    """
+    data = dict(data)
+    tasks: dict[Any, Any] = dict(data.get("tasks") or {})
+    for (group, old), (task, field) in DEPRECATED_NAMES.items():
+        section = data.get(group)
+        if not isinstance(section, Mapping) or old not in section:
+            continue
+        warnings.warn(
+            f"{env_name(group, old)} is deprecated; use {env_name('tasks', task, field)}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        data[group] = {k: v for k, v in section.items() if k != old}
+        entry = tasks.get(task, {})
+        if isinstance(entry, Mapping):
+            tasks[task] = {field: section[old], **entry}
+    if tasks:
+        data["tasks"] = tasks
+    return data
+
+
 class ApiSettings(BaseModel):
-    """The HTTP API (SPEC §1 API)."""
+    """The HTTP API."""
 
     host: str = Field("127.0.0.1", description="Bind address.")
     port: int = Field(8000, description="Bind port.")
@@ -216,7 +302,7 @@ class Settings(BaseSettings):
     """Every setting of the platform. Build it once per process; pass it down."""
 
     model_config = SettingsConfigDict(
-        env_prefix="BOOKMARKAI_ML_",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         env_file=".env",
         extra="ignore",
@@ -243,8 +329,35 @@ class Settings(BaseSettings):
     storage: Annotated[StorageSettings, Field(default_factory=StorageSettings)]
     models: Annotated[ModelSettings, Field(default_factory=ModelSettings)]
     budgets: Annotated[BudgetSettings, Field(default_factory=BudgetSettings)]
+    tasks: Annotated[
+        dict[TaskType, TaskSettings],
+        Field(
+            default_factory=default_tasks,
+            description="Per task type: worker tuning, time limit, metrics port, spend limits.",
+        ),
+    ]
     api: Annotated[ApiSettings, Field(default_factory=ApiSettings)]
     telemetry: Annotated[TelemetrySettings, Field(default_factory=TelemetrySettings)]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_deprecated_names(cls, data: Any) -> Any:
+        return _migrate_flat_task_fields(data) if isinstance(data, dict) else data
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _every_task(cls, value: Any) -> Any:
+        """Every task type present; a task given in part keeps its other defaults."""
+        if not isinstance(value, Mapping):
+            return value
+        given = {TaskType(task): settings for task, settings in value.items()}
+        filled: dict[TaskType, Any] = {}
+        for task in TaskType:
+            settings = given.get(task, {})
+            if isinstance(settings, Mapping):
+                settings = {**TaskSettings.defaults(task).model_dump(), **settings}
+            filled[task] = settings
+        return filled
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:

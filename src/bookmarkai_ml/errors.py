@@ -9,6 +9,7 @@ The HTTP layer maps this tree to ``application/problem+json`` in one handler.
     ├── ConfigurationError            bad or unsafe settings (start-up)
     ├── PermanentError                never retried; the job ends ``failed``
     │   ├── ContractError             a message breaks its contract (names the field)
+    │   │   └── UnknownTaskError      no task type, queue or Celery name so called (a KeyError)
     │   ├── InvalidInputError         bad request / unusable input
     │   │   └── UnsafeURLError        SSRF guard refused a URL or address
     │   ├── MediaError                corrupt, silent-less, no audio, too long, too big
@@ -58,6 +59,15 @@ class ContractError(PermanentError):
     """A message does not match its versioned contract."""
 
     code = "contract_violation"
+
+
+class UnknownTaskError(ContractError, KeyError):
+    """No row of the task table (``contracts.TASKS``) has that type, queue or Celery name.
+
+    Also a ``KeyError``, so ``Mapping.get`` and ``except KeyError`` treat it as a miss.
+    """
+
+    __str__ = Exception.__str__  # KeyError's would quote the message
 
 
 class InvalidInputError(PermanentError):

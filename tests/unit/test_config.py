@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bookmarkai_ml.config import Settings
+from bookmarkai_ml.contracts import TaskType
 from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.settings_docs import render_configuration_docs
 
@@ -21,18 +22,18 @@ def test_seed_defaults() -> None:
     assert s.broker.breaker_threshold == 10
     assert s.worker.prefetch_multiplier == 8
     assert s.worker.max_tasks_per_child == 50
-    assert s.budgets.transcribe_per_hour_usd == Decimal(1)
-    assert s.budgets.transcribe_per_day_usd == Decimal(10)
+    assert s.tasks[TaskType.TRANSCRIBE].per_hour_usd == Decimal(1)
+    assert s.tasks[TaskType.TRANSCRIBE].per_day_usd == Decimal(10)
     assert s.storage.s3_bucket == "bookmarkai-media-development"
 
 
 def test_env_prefix_and_nested_groups(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BOOKMARKAI_ML_BROKER_URL", "amqp://u:p@rabbit:5672/")
-    monkeypatch.setenv("BOOKMARKAI_ML_BUDGETS__TRANSCRIBE_PER_HOUR_USD", "2.5")
+    monkeypatch.setenv("BOOKMARKAI_ML_BUDGETS__RESERVATION_TTL_S", "60")
     monkeypatch.setenv("BOOKMARKAI_ML_MEDIA__ALLOWED_HOSTS", '["media.internal"]')
     s = Settings(_env_file=None)  # type: ignore[call-arg]
     assert s.broker_url == "amqp://u:p@rabbit:5672/"
-    assert s.budgets.transcribe_per_hour_usd == Decimal("2.5")
+    assert s.budgets.reservation_ttl_s == 60
     assert s.media.allowed_hosts == ["media.internal"]
 
 

@@ -13,7 +13,7 @@ import typer
 from bookmarkai_ml import bootstrap
 from bookmarkai_ml.cli.common import Exit, console, emit_json, settings_of
 from bookmarkai_ml.config import Settings
-from bookmarkai_ml.contracts import QUEUES
+from bookmarkai_ml.contracts import TASKS
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.errors import (
     BookmarkAIError,
@@ -23,9 +23,6 @@ from bookmarkai_ml.errors import (
 )
 
 dlq_app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)
-
-_METRICS_PORTS = {"ml.summarize": "summarize", "ml.transcribe": "transcribe", "ml.embed": "embed"}
-
 
 async def _until_signalled() -> asyncio.Event:
     """An event set by SIGINT/SIGTERM, so the relay drains and closes cleanly."""
@@ -58,8 +55,8 @@ def relay(
 
 
 def _worker_queues(queue: list[str] | None) -> list[str]:
-    queues = queue or list(QUEUES.values())
-    unknown = sorted(set(queues) - set(QUEUES.values()))
+    queues = queue or list(TASKS.queues)
+    unknown = sorted(set(queues) - set(TASKS.queues))
     if unknown:
         console.print(f"[red]unknown queue(s):[/] {', '.join(unknown)}")
         raise typer.Exit(Exit.USAGE)
@@ -67,8 +64,8 @@ def _worker_queues(queue: list[str] | None) -> list[str]:
 
 
 def _metrics_port(settings: Settings, queues: list[str]) -> int:
-    kind = _METRICS_PORTS[queues[0]]
-    return int(getattr(settings.worker, f"metrics_port_{kind}"))
+    """The configured metrics port of the first queue's task (``tasks.<task>.metrics_port``)."""
+    return settings.tasks[TASKS.by_queue(queues[0]).type].metrics_port
 
 
 def worker(
@@ -119,7 +116,7 @@ def worker(
             "--pool",
             settings.worker.pool,
             "--hostname",
-            f"bkml-{'-'.join(_METRICS_PORTS[q] for q in queues)}-{os.getpid()}@%h",
+            f"bkml-{'-'.join(TASKS.by_queue(q).type.value for q in queues)}-{os.getpid()}@%h",
             # Mingle/gossip/heartbeat are worker-to-worker chatter over fanout queues; unused.
             "--without-mingle",
             "--without-gossip",

@@ -20,7 +20,7 @@ import typer
 
 from bookmarkai_ml import bootstrap
 from bookmarkai_ml.cli.common import Exit, console, settings_of
-from bookmarkai_ml.contracts import QUEUES
+from bookmarkai_ml.contracts import TASKS
 from bookmarkai_ml.db import migrate as migrations
 from bookmarkai_ml.db.engine import database_url
 
@@ -39,7 +39,7 @@ def _components(with_api: bool) -> list[Component]:
     # The API embeds the relay, so its /api/ml/metrics/prometheus shows the producer's
     # metrics as the seed's gateway did; without the API the relay runs on its own.
     first = Component("api", [*cli, "api"]) if with_api else Component("relay", [*cli, "relay"])
-    workers = [Component(f"worker {q}", [*cli, "worker", "--queue", q]) for q in QUEUES.values()]
+    workers = [Component(f"worker {q}", [*cli, "worker", "--queue", q]) for q in TASKS.queues]
     return [first, *workers]
 
 

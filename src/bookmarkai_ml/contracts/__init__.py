@@ -1,10 +1,8 @@
-"""Versioned message and result contracts shared with every producer and worker."""
+"""Versioned message and result contracts and the task table, shared by producers and workers."""
 
 from bookmarkai_ml.contracts.codec import decode_task, encode_task
 from bookmarkai_ml.contracts.messages import (
-    QUEUES,
     SCHEMA_VERSION,
-    TASK_NAMES,
     EmbedOptions,
     EmbedTask,
     SummarizeOptions,
@@ -22,11 +20,11 @@ from bookmarkai_ml.contracts.results import (
     TranscriptResult,
     Word,
 )
+from bookmarkai_ml.contracts.tasks import TASKS, TaskSpec, TaskTable
 
 __all__ = [
-    "QUEUES",
     "SCHEMA_VERSION",
-    "TASK_NAMES",
+    "TASKS",
     "EmbedOptions",
     "EmbedResult",
     "EmbedTask",
@@ -35,6 +33,8 @@ __all__ = [
     "SummarizeTask",
     "SummaryResult",
     "TaskMessage",
+    "TaskSpec",
+    "TaskTable",
     "TaskType",
     "TranscribeOptions",
     "TranscribeTask",

@@ -7,12 +7,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bookmarkai_ml.contracts.messages import (
-    MESSAGE_TYPES,
-    SCHEMA_VERSION,
-    TaskMessageT,
-    TaskType,
-)
+from bookmarkai_ml.contracts.messages import SCHEMA_VERSION, TaskMessageT, TaskType
+from bookmarkai_ml.contracts.tasks import TASKS
 from bookmarkai_ml.errors import ContractError
 
 
@@ -31,21 +27,18 @@ def decode_task(task: TaskType | str, kwargs: Mapping[str, Any]) -> TaskMessageT
         ContractError: unknown task, unknown ``schema_version``, or an invalid field;
             the message names the field and the problem.
     """
-    try:
-        task_type = TaskType(task)
-    except ValueError as exc:
-        raise ContractError(f"unknown task type {task!r}") from exc
+    spec = TASKS.spec(task)
     version = kwargs.get("schema_version", SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
         raise ContractError(
             f"schema_version: unsupported version {version!r} (this worker speaks {SCHEMA_VERSION})"
         )
     data = dict(kwargs)
-    data.setdefault("task", task_type.value)
+    data.setdefault("task", spec.type.value)
     try:
-        return MESSAGE_TYPES[task_type].model_validate(data)
+        return spec.message.model_validate(data)
     except ValidationError as exc:
-        raise ContractError(f"{task_type.value} message: {_describe(exc)}") from exc
+        raise ContractError(f"{spec.type.value} message: {_describe(exc)}") from exc
 
 
 def encode_task(message: TaskMessageT) -> dict[str, Any]:

@@ -26,21 +26,6 @@ class TaskType(StrEnum):
     EMBED = "embed"
 
 
-#: Quorum queue per task type (seed names).
-QUEUES: dict[TaskType, str] = {
-    TaskType.SUMMARIZE: "ml.summarize",
-    TaskType.TRANSCRIBE: "ml.transcribe",
-    TaskType.EMBED: "ml.embed",
-}
-
-#: Celery task name per task type; ``summarize_content`` is the seed's signature.
-TASK_NAMES: dict[TaskType, str] = {
-    TaskType.SUMMARIZE: "summarize_content",
-    TaskType.TRANSCRIBE: "transcribe_media",
-    TaskType.EMBED: "embed_content",
-}
-
-
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -99,9 +84,3 @@ class EmbedTask(TaskMessage):
 
 
 TaskMessageT = SummarizeTask | TranscribeTask | EmbedTask
-
-MESSAGE_TYPES: dict[TaskType, type[SummarizeTask] | type[TranscribeTask] | type[EmbedTask]] = {
-    TaskType.SUMMARIZE: SummarizeTask,
-    TaskType.TRANSCRIBE: TranscribeTask,
-    TaskType.EMBED: EmbedTask,
-}

@@ -9,14 +9,16 @@ job may retry is when enough of (spend + held) has aged out of the window.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from bookmarkai_ml.contracts import TaskType
+
 if TYPE_CHECKING:
-    from bookmarkai_ml.config import BudgetSettings
+    from bookmarkai_ml.config import TaskSettings
 
 HOUR = 3600
 DAY = 86400
@@ -35,14 +37,14 @@ class Window:
         return timedelta(seconds=self.seconds)
 
 
-def windows_for(task: str, budgets: BudgetSettings) -> list[Window]:
-    """The windows that apply to ``task`` (``transcribe``, ``summarize``, ``embed``)."""
+def windows_for(task: str, limits: Mapping[TaskType, TaskSettings]) -> list[Window]:
+    """The windows that apply to ``task`` (``transcribe``, ``summarize``, ``embed``),
+    from ``settings.tasks``; none for a task that has no limits there."""
     try:
-        hourly = getattr(budgets, f"{task}_per_hour_usd")
-        daily = getattr(budgets, f"{task}_per_day_usd")
-    except AttributeError:
+        own = limits[TaskType(task)]
+    except (ValueError, KeyError):
         return []
-    return [Window("hour", HOUR, Decimal(hourly)), Window("day", DAY, Decimal(daily))]
+    return [Window("hour", HOUR, own.per_hour_usd), Window("day", DAY, own.per_day_usd)]
 
 
 @dataclass(frozen=True, slots=True)

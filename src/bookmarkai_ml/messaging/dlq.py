@@ -22,16 +22,15 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from bookmarkai_ml.contracts import TASK_NAMES
+from bookmarkai_ml.contracts import TASKS, TaskType
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.db.models import DeadLetter, Job
-from bookmarkai_ml.errors import ContractError
+from bookmarkai_ml.errors import ContractError, UnknownTaskError
 from bookmarkai_ml.messaging import protocol, topology
 from bookmarkai_ml.messaging.admin import BrokerAdmin, ReceivedMessage
 from bookmarkai_ml.services import jobs
 
 log = logging.getLogger(__name__)
-_TASK_BY_NAME = {name: task for task, name in TASK_NAMES.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +175,14 @@ def list_dead(
     ]
 
 
+def _task_of(celery_name: str | None) -> TaskType | None:
+    """The task type registered as ``celery_name``; ``None`` for a name not in the table."""
+    try:
+        return TASKS.by_celery_name(celery_name or "").type
+    except UnknownTaskError:
+        return None
+
+
 def replay(session: Session, ids: Sequence[int]) -> dict[int, str]:
     """Queue the selected dead letters again; returns ``{id: outcome}``.
 
@@ -191,7 +198,7 @@ def replay(session: Session, ids: Sequence[int]) -> dict[int, str]:
             outcomes[dead.id] = "already replayed"
             continue
         job = session.get(Job, dead.job_id) if dead.job_id else None
-        task = _TASK_BY_NAME.get(dead.task_name or "")
+        task = _task_of(dead.task_name)
         if job is not None:
             jobs.requeue(session, job)
         elif task is not None:

@@ -16,7 +16,7 @@ import logging
 from sqlalchemy import Engine
 
 from bookmarkai_ml.config import Settings
-from bookmarkai_ml.contracts import QUEUES
+from bookmarkai_ml.contracts import TASKS
 from bookmarkai_ml.db.engine import make_session_factory
 from bookmarkai_ml.errors import BrokerUnavailableError, ConfigurationError, QueueNotFoundError
 from bookmarkai_ml.messaging import dlq
@@ -79,7 +79,7 @@ class RelayService:
 
     async def _queue_depths(self) -> None:
         try:
-            depths = await self.admin.queue_depths(list(QUEUES.values()))
+            depths = await self.admin.queue_depths(list(TASKS.queues))
         except (BrokerUnavailableError, QueueNotFoundError) as exc:
             log.warning("queue depths not read this round: %s", exc)
             return

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bookmarkai_ml.config import BrokerSettings
-from bookmarkai_ml.contracts import QUEUES, TaskType
+from bookmarkai_ml.contracts import TASKS
 
 TASK_EXCHANGE = "ml.tasks"
 DEAD_LETTER_EXCHANGE = "ml.dlx"
@@ -70,18 +70,15 @@ def task_queue_arguments(queue: str, broker: BrokerSettings) -> dict[str, Any]:
 
 
 def task_queues(broker: BrokerSettings) -> list[QueueSpec]:
-    """The three task queues (seed names), in TaskType order."""
-    return [
-        QueueSpec(q, TASK_EXCHANGE, q, task_queue_arguments(q, broker))
-        for q in (QUEUES[t] for t in TaskType)
-    ]
+    """The task queues (names from the original design), in task-table order."""
+    return [QueueSpec(q, TASK_EXCHANGE, q, task_queue_arguments(q, broker)) for q in TASKS.queues]
 
 
 def dead_letter_queues() -> list[QueueSpec]:
     """One quorum DLQ per task queue; it keeps messages until an operator acts."""
     return [
         QueueSpec(dlq_name(q), DEAD_LETTER_EXCHANGE, q, {"x-queue-type": "quorum"})
-        for q in (QUEUES[t] for t in TaskType)
+        for q in TASKS.queues
     ]
 
 

@@ -27,9 +27,9 @@ from typing import Any
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, values
 
-from bookmarkai_ml.contracts import TASK_NAMES
+from bookmarkai_ml.contracts import TASKS
 from bookmarkai_ml.domain.breaker import BreakerState
-from bookmarkai_ml.errors import BrokerUnavailableError, PublishRejectedError
+from bookmarkai_ml.errors import BrokerUnavailableError, PublishRejectedError, UnknownTaskError
 from bookmarkai_ml.observability import names
 from bookmarkai_ml.ports import OutgoingMessage, Publisher
 
@@ -192,7 +192,12 @@ class InstrumentedPublisher:
                 self._m.publish_latency.labels(queue=queue).observe(time.perf_counter() - started)
 
 
-_TASK_TYPES = {name: task.value for task, name in TASK_NAMES.items()}
+def _task_label(celery_name: str) -> str:
+    """The task type of a Celery task name (``transcribe_media`` -> ``transcribe``)."""
+    try:
+        return TASKS.by_celery_name(celery_name).type.value
+    except UnknownTaskError:  # not one of ours: label it by its own name
+        return celery_name
 
 
 def record_task(report: Any, task: str, duration_s: float, m: Metrics | None = None) -> None:
@@ -245,7 +250,7 @@ def connect_celery_signals() -> None:
         duration = time.perf_counter() - began if began is not None else 0.0
         name = getattr(task, "name", "unknown")
         # Label by task type (summarize/transcribe/embed), as ml_costs and the alerts do.
-        record_task(retval, _TASK_TYPES.get(name, name), duration)
+        record_task(retval, _task_label(name), duration)
 
     signals.task_prerun.connect(prerun, weak=False, dispatch_uid="bookmarkai_ml_prerun")
     signals.task_postrun.connect(postrun, weak=False, dispatch_uid="bookmarkai_ml_postrun")

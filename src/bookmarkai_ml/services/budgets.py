@@ -16,7 +16,7 @@ and ``reap_expired`` does it for every task. An unreachable database raises
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -25,7 +25,7 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from bookmarkai_ml.config import BudgetSettings
+from bookmarkai_ml.config import BudgetSettings, TaskSettings
 from bookmarkai_ml.contracts import TaskType
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.domain import budgets as math
@@ -85,12 +85,15 @@ def _read(
 
 
 def budget_status(
-    session: Session, budgets: BudgetSettings, tasks: Sequence[str] | None = None
+    session: Session,
+    limits: Mapping[TaskType, TaskSettings],
+    tasks: Sequence[str] | None = None,
 ) -> list[BudgetWindowStatus]:
-    """Spent, reserved, remaining and reset time of every window of ``tasks`` (all by default)."""
+    """Spent, reserved, remaining and reset time of every window of ``tasks`` (all by default);
+    ``limits`` is ``settings.tasks``."""
     out: list[BudgetWindowStatus] = []
     for task in tasks or [t.value for t in TaskType]:
-        windows = math.windows_for(task, budgets)
+        windows = math.windows_for(task, limits)
         if not windows:
             continue
         now, spend, held = _read(session, task, windows)
@@ -113,9 +116,16 @@ def budget_status(
 class BudgetService:
     """``ports.BudgetLedger`` on Postgres, plus status and housekeeping; thread-safe."""
 
-    def __init__(self, sessions: SessionFactory, budgets: BudgetSettings) -> None:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        budgets: BudgetSettings,
+        limits: Mapping[TaskType, TaskSettings],
+    ) -> None:
+        """``limits`` is ``settings.tasks``: the spend windows of each task type."""
         self._sessions = sessions
         self._budgets = budgets
+        self._limits = limits
 
     def reserve(self, *, job_id: UUID, task: str, usd: Decimal) -> None:
         """Hold ``usd`` for ``job_id`` against every window of ``task``, atomically.
@@ -130,7 +140,7 @@ class BudgetService:
         """
         if usd <= 0:
             return
-        windows = math.windows_for(task, self._budgets)
+        windows = math.windows_for(task, self._limits)
         with translate_db_errors(), transaction(self._sessions) as session:
             session.execute(_LOCK, {"task": task})
             session.execute(_DROP_OWN, {"job": job_id})
@@ -165,4 +175,4 @@ class BudgetService:
     def status(self, tasks: Sequence[str] | None = None) -> list[BudgetWindowStatus]:
         """Every window's spend and headroom (see ``budget_status``)."""
         with translate_db_errors(), self._sessions() as session:
-            return budget_status(session, self._budgets, tasks)
+            return budget_status(session, self._limits, tasks)

@@ -65,9 +65,9 @@ def stack(
         "BOOKMARKAI_ML_DATA_DIR": str(tmp_path / "data"),
         "BOOKMARKAI_ML_API__PORT": str(ports["api"]),
         "BOOKMARKAI_ML_MEDIA__ALLOWED_HOSTS": f'["{media_server}"]',
-        "BOOKMARKAI_ML_WORKER__METRICS_PORT_SUMMARIZE": str(ports["summarize"]),
-        "BOOKMARKAI_ML_WORKER__METRICS_PORT_TRANSCRIBE": str(ports["transcribe"]),
-        "BOOKMARKAI_ML_WORKER__METRICS_PORT_EMBED": str(ports["embed"]),
+        "BOOKMARKAI_ML_TASKS__SUMMARIZE__METRICS_PORT": str(ports["summarize"]),
+        "BOOKMARKAI_ML_TASKS__TRANSCRIBE__METRICS_PORT": str(ports["transcribe"]),
+        "BOOKMARKAI_ML_TASKS__EMBED__METRICS_PORT": str(ports["embed"]),
         "BOOKMARKAI_ML_WORKER__CONCURRENCY": "1",
     }
     log = (tmp_path / "up.log").open("wb")

@@ -173,7 +173,7 @@ def test_a_task_past_its_time_limit_ends_failed_and_the_worker_goes_on(
 ) -> None:
     stack = stack_with(
         {
-            "BOOKMARKAI_ML_WORKER__SUMMARIZE_TIME_LIMIT_S": "3",  # soft limit: 1 s
+            "BOOKMARKAI_ML_TASKS__SUMMARIZE__TIME_LIMIT_S": "3",  # soft limit: 1 s
             "BOOKMARKAI_ML_WORKER__LEASE_S": "2",
             "BOOKMARKAI_ML_WORKER__MAX_RETRIES": "1",
         }

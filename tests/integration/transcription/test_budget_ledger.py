@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, text
 
-from bookmarkai_ml.config import BudgetSettings
+from bookmarkai_ml.config import BudgetSettings, default_tasks
+from bookmarkai_ml.contracts import TaskType
 from bookmarkai_ml.db.engine import SessionFactory, make_engine, make_session_factory
 from bookmarkai_ml.errors import BudgetExceededError, DatabaseUnavailableError
 from bookmarkai_ml.services.budgets import BudgetService
@@ -57,8 +58,11 @@ def held(engine: Engine) -> Decimal:
 
 @pytest.fixture
 def ledger(clean_db: Engine, sessions: SessionFactory) -> BudgetService:
-    budgets = BudgetSettings(transcribe_per_hour_usd=Decimal(1), transcribe_per_day_usd=Decimal(2))
-    return BudgetService(sessions, budgets)
+    limits = default_tasks()
+    limits[TaskType.TRANSCRIBE] = limits[TaskType.TRANSCRIBE].model_copy(
+        update={"per_hour_usd": Decimal(1), "per_day_usd": Decimal(2)}
+    )
+    return BudgetService(sessions, BudgetSettings(), limits)
 
 
 def test_reservations_fit_until_the_hour_is_full(ledger: BudgetService, engine: Engine) -> None:
@@ -147,7 +151,7 @@ def test_an_unreachable_ledger_fails_closed() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     engine = make_engine(f"postgresql+psycopg://nobody@127.0.0.1:{port}/none?connect_timeout=2")
-    ledger = BudgetService(make_session_factory(engine), BudgetSettings())
+    ledger = BudgetService(make_session_factory(engine), BudgetSettings(), default_tasks())
     with pytest.raises(DatabaseUnavailableError):
         ledger.reserve(job_id=uuid.uuid4(), task="transcribe", usd=Decimal("0.01"))
     engine.dispose()

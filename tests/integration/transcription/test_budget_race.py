@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from bookmarkai_ml.config import BudgetSettings, MediaSettings
-from bookmarkai_ml.contracts import TranscribeTask
+from bookmarkai_ml.config import BudgetSettings, MediaSettings, TaskSettings
+from bookmarkai_ml.contracts import TaskType, TranscribeTask
 from bookmarkai_ml.db.engine import SessionFactory
 from bookmarkai_ml.domain.pricing import audio_cost
 from bookmarkai_ml.errors import BudgetExceededError
@@ -83,9 +83,10 @@ def test_thirty_at_once_with_a_budget_for_five(
         "openai", "whisper-1", processor.probe(speech_wav).duration_s + ESTIMATE_MARGIN_S
     )
     budget = estimate * FITS + estimate / 2  # room for 5, not for 6
-    ledger = BudgetService(
-        sessions, BudgetSettings(transcribe_per_hour_usd=budget, transcribe_per_day_usd=budget)
+    limits = TaskSettings.defaults(TaskType.TRANSCRIBE).model_copy(
+        update={"per_hour_usd": budget, "per_day_usd": budget}
     )
+    ledger = BudgetService(sessions, BudgetSettings(), {TaskType.TRANSCRIBE: limits})
     http = OpenAIHTTP(base_url=stub.base_url, api_key="sk-test")
     service = TranscriptionService(
         media=media,

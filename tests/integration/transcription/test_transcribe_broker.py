@@ -107,8 +107,8 @@ def test_thirty_api_priced_jobs_through_the_broker_with_a_budget_for_five(
             "BOOKMARKAI_ML_WORKER__LEASE_S": "60",
             "BOOKMARKAI_ML_MEDIA__ALLOW_LOCAL_PATHS": "true",
             "BOOKMARKAI_ML_MODELS__OPENAI_BASE_URL": api.base_url,
-            "BOOKMARKAI_ML_BUDGETS__TRANSCRIBE_PER_HOUR_USD": str(budget),
-            "BOOKMARKAI_ML_BUDGETS__TRANSCRIBE_PER_DAY_USD": str(budget),
+            "BOOKMARKAI_ML_TASKS__TRANSCRIBE__PER_HOUR_USD": str(budget),
+            "BOOKMARKAI_ML_TASKS__TRANSCRIBE__PER_DAY_USD": str(budget),
         }
         stack = make_stack(
             engine=clean_db,

@@ -137,9 +137,12 @@ def test_api_priced_jobs_settle_or_end_budget_exceeded(
     settings = local_settings.model_copy(
         update={
             "models": local_settings.models.model_copy(update={"openai_base_url": stub.base_url}),
-            "budgets": local_settings.budgets.model_copy(
-                update={"transcribe_per_hour_usd": one_job * Decimal("1.5")}
-            ),
+            "tasks": {
+                **local_settings.tasks,
+                TaskType.TRANSCRIBE: local_settings.tasks[TaskType.TRANSCRIBE].model_copy(
+                    update={"per_hour_usd": one_job * Decimal("1.5")}
+                ),
+            },
         }
     )
     runtime = runtime_for(settings, sessions)

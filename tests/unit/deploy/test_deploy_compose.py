@@ -1,6 +1,6 @@
 """The compose files: a schema of the keys we use, and consistency with the code.
 
-There is no Docker engine here (SPEC §5), so these checks stand in for
+There is no Docker engine on the test machine, so these checks stand in for
 ``docker compose config``: unknown keys, dangling ``depends_on``, missing worker
 services, clashing host ports, missing bind-mount sources, and environment
 variables that name no setting.
@@ -16,9 +16,9 @@ import pytest
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bookmarkai_ml.config import Settings, StorageSettings, WorkerSettings
-from bookmarkai_ml.contracts import QUEUES
-from bookmarkai_ml.contracts.messages import TaskType
+from bookmarkai_ml.config import StorageSettings, default_tasks
+from bookmarkai_ml.contracts import TASKS
+from bookmarkai_ml.settings_docs import variable_names
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 BASE_FILES = ["docker-compose.yml", "cluster/docker-compose.yml"]
@@ -178,12 +178,13 @@ def test_the_whole_stack_and_one_worker_per_queue(compose: dict[str, Any]) -> No
         for name, s in stack.services.items()
         if (s.command or [])[:2] == ["worker", "--queue"]
     }
-    assert set(workers) == set(QUEUES.values())
-    ports = WorkerSettings()
-    for task, queue in QUEUES.items():
-        port = str(getattr(ports, f"metrics_port_{task.value}"))
+    assert set(workers) == set(TASKS.queues)
+    defaults = default_tasks()
+    for task, row in TASKS.items():
+        queue = row.queue
+        port = str(defaults[task].metrics_port)
         service = stack.services[workers[queue]]
-        assert service.ports == [f"{port}:{port}"], f"{queue}: metrics port (seed 9091-9093)"
+        assert service.ports == [f"{port}:{port}"], f"{queue}: metrics port (9091-9093)"
         assert service.healthcheck is not None
         assert f":{port}/metrics" in " ".join(service.healthcheck.test)
 
@@ -191,7 +192,7 @@ def test_the_whole_stack_and_one_worker_per_queue(compose: dict[str, Any]) -> No
 def test_minio_bucket_is_the_settings_default() -> None:
     stack = _load("docker-compose.yml")
     bucket = StorageSettings().s3_bucket
-    assert bucket == "bookmarkai-media-development"  # seed
+    assert bucket == "bookmarkai-media-development"  # design default
     assert bucket in " ".join(stack.services["minio-init"].entrypoint or [])
 
 
@@ -206,7 +207,7 @@ def _rabbitmq_conf() -> dict[str, str]:
 
 
 def test_broker_urls_use_the_user_rabbitmq_conf_creates() -> None:
-    """No deprecated RABBITMQ_DEFAULT_* env vars: the user comes from rabbitmq.conf (seed)."""
+    """No deprecated RABBITMQ_DEFAULT_* env vars: the user comes from rabbitmq.conf."""
     conf = _rabbitmq_conf()
     user, password = conf.get("default_user", "guest"), conf.get("default_pass", "guest")
     assert user != "guest", "guest may only connect from localhost, not from other containers"
@@ -221,15 +222,8 @@ def test_broker_urls_use_the_user_rabbitmq_conf_creates() -> None:
 
 
 def _setting_exists(env_name: str) -> bool:
-    """True when ``BOOKMARKAI_ML_[GROUP__]FIELD`` names a field of ``Settings``."""
-    parts = env_name.removeprefix("BOOKMARKAI_ML_").lower().split("__")
-    model: Any = Settings
-    for part in parts:
-        field = model.model_fields.get(part)
-        if field is None:
-            return False
-        model = field.annotation
-    return True
+    """True when ``env_name`` sets a field of ``Settings`` (the documented names)."""
+    return env_name in variable_names()
 
 
 def test_every_app_environment_variable_is_a_setting(k8s_docs: list[dict[str, Any]]) -> None:
@@ -257,4 +251,6 @@ def test_setting_lookup_rejects_typos() -> None:
     assert _setting_exists("BOOKMARKAI_ML_DATABASE_URL")
     assert not _setting_exists("BOOKMARKAI_ML_BROKER__TLS_CA")
     assert not _setting_exists("BOOKMARKAI_ML_TELEMETRY_OTLP_ENDPOINT")
-    assert TaskType.SUMMARIZE in QUEUES
+    assert _setting_exists("BOOKMARKAI_ML_TASKS__EMBED__METRICS_PORT")
+    assert not _setting_exists("BOOKMARKAI_ML_TASKS__EMBED")
+    assert not _setting_exists("BOOKMARKAI_ML_WORKER__METRICS_PORT_EMBED")  # deprecated

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from bookmarkai_ml.config import WorkerSettings
-from bookmarkai_ml.contracts import QUEUES
+from bookmarkai_ml.config import default_tasks
+from bookmarkai_ml.contracts import TASKS
 
 K8S = Path(__file__).resolve().parents[3] / "deploy" / "k8s"
 NAMESPACE = "bookmarkai-ml"
@@ -52,7 +52,7 @@ def test_workloads_are_wired_to_config_secret_and_image(k8s_docs: list[dict[str,
     configmaps = {d["metadata"]["name"] for d in _of_kind(k8s_docs, "ConfigMap")}
     secrets = {d["metadata"]["name"] for d in _of_kind(k8s_docs, "Secret")}
     workloads = _of_kind(k8s_docs, "Deployment") + _of_kind(k8s_docs, "Job")
-    assert len(workloads) >= 1 + 1 + 1 + len(QUEUES)  # migrate, api, relay, workers
+    assert len(workloads) >= 1 + 1 + 1 + len(TASKS)  # migrate, api, relay, workers
     for doc in workloads:
         name = doc["metadata"]["name"]
         selector = doc["spec"].get("selector", {}).get("matchLabels", {})
@@ -87,16 +87,16 @@ def test_one_worker_deployment_per_queue_with_seed_metrics_ports(
     k8s_docs: list[dict[str, Any]],
 ) -> None:
     workers = {queue: d for d in _of_kind(k8s_docs, "Deployment") if (queue := _worker_queue(d))}
-    assert set(workers) == set(QUEUES.values())
-    ports = WorkerSettings()
-    for task, queue in QUEUES.items():
-        port = getattr(ports, f"metrics_port_{task.value}")
-        pod = _pod(workers[queue])
+    assert set(workers) == set(TASKS.queues)
+    defaults = default_tasks()
+    for task, row in TASKS.items():
+        port = defaults[task].metrics_port
+        pod = _pod(workers[row.queue])
         (container,) = pod["spec"]["containers"]
         assert [p["containerPort"] for p in container["ports"]] == [port]
         assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(port)
         # Graceful shutdown must outlast the task's hard time limit.
-        limit = getattr(ports, f"{task.value}_time_limit_s")
+        limit = defaults[task].time_limit_s
         assert pod["spec"]["terminationGracePeriodSeconds"] > limit
 
 
@@ -119,7 +119,7 @@ def test_one_scaled_object_per_worker_on_its_queue_length(k8s_docs: list[dict[st
         assert trigger["type"] == "rabbitmq"
         meta = trigger["metadata"]
         assert meta["mode"] == "QueueLength"
-        assert meta["queueName"] in QUEUES.values()
+        assert meta["queueName"] in TASKS.queues
         assert meta["queueName"] == workers[spec["scaleTargetRef"]["name"]]
         assert float(meta["value"]) > 0
         assert "host" not in meta, "credentials belong in the TriggerAuthentication"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from bookmarkai_ml.config import BudgetSettings
+from bookmarkai_ml.config import default_tasks
 from bookmarkai_ml.domain.budgets import (
     Spend,
     Window,
@@ -24,12 +24,12 @@ def ago(minutes: float, usd: str) -> Spend:
 
 
 def test_transcription_windows_are_the_seed_budgets() -> None:
-    windows = windows_for("transcribe", BudgetSettings())
+    windows = windows_for("transcribe", default_tasks())
     assert [(w.name, w.seconds, w.limit_usd) for w in windows] == [
         ("hour", 3600, Decimal(1)),
         ("day", 86400, Decimal(10)),
     ]
-    assert windows_for("unknown", BudgetSettings()) == []
+    assert windows_for("unknown", default_tasks()) == []
 
 
 def test_only_spend_inside_the_window_counts() -> None:

@@ -49,5 +49,5 @@ def budgets(
     task: Annotated[TaskType | None, Query(description="Only this task type.")] = None,
 ) -> BudgetsPublic:
     """Spent, reserved and remaining USD, and when each window resets, per task type."""
-    windows = budget_status(session, settings.budgets, [task.value] if task else None)
+    windows = budget_status(session, settings.tasks, [task.value] if task else None)
     return BudgetsPublic.model_validate({"windows": windows}, from_attributes=True)
