@@ -1,11 +1,11 @@
-"""Celery end-to-end no-op throughput vs a bare aio-pika consume-and-ack loop (SPEC §3).
+"""Celery end-to-end no-op throughput vs a bare aio-pika consume-and-ack loop.
 
 Both sides consume the same protocol-v2 messages, queued beforehand by our producer,
 from the same quorum queue with the same prefetch. Ours is a Celery worker built from our one
-Celery configuration (acks late, prefork, seed prefetch 8 x concurrency 2, seed
-max-tasks-per-child 50) running a no-op task; the baseline is aio-pika with
+Celery configuration (acks late, prefork, prefetch 8 x concurrency 2, max-tasks-per-child
+50) running a no-op task; the baseline is aio-pika with
 ``prefetch_count = 16`` acking each message. Throughput = messages / (first message
-handled -> last message handled). ``ratio`` uses the shipped defaults (prefork x2, seed
+handled -> last message handled). ``ratio`` uses the shipped defaults (prefork x2,
 max-tasks-per-child 50); ``ratio_threads_pool`` the same settings on the threads pool. Each
 side runs ``ROUNDS`` times, interleaved, and its best round counts: on a shared machine other
 work only ever slows a round (single rounds of this length varied by 1.7x). Last line: one

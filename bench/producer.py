@@ -1,4 +1,4 @@
-"""Producer throughput: our confirmed publishes vs a bare aio-pika confirm loop (SPEC §3).
+"""Producer throughput: our confirmed publishes vs a bare aio-pika confirm loop.
 
 Both publish the same protocol-v2 task messages to the same quorum queue with publisher
 confirms and the same in-flight window. Ours runs the full production path: protocol

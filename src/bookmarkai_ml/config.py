@@ -253,6 +253,10 @@ def env_name(*path: str) -> str:
     return ENV_PREFIX + "__".join(part.upper() for part in path)
 
 
+class SettingDeprecationWarning(DeprecationWarning):
+    """A setting is read under a name that goes away in the next release."""
+
+
 def _migrate_flat_task_fields(data: dict[str, Any]) -> dict[str, Any]:
     """Move the deprecated flat per-task fields into ``tasks``, warning for each.
 
@@ -266,7 +270,7 @@ def _migrate_flat_task_fields(data: dict[str, Any]) -> dict[str, Any]:
             continue
         warnings.warn(
             f"{env_name(group, old)} is deprecated; use {env_name('tasks', task, field)}",
-            DeprecationWarning,
+            SettingDeprecationWarning,
             stacklevel=2,
         )
         data[group] = {k: v for k, v in section.items() if k != old}

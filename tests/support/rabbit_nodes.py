@@ -27,7 +27,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def unavailable(reason: str) -> None:
-    """Skip outside CI; fail under CI, where every tool must be installed (STYLE §10)."""
+    """Skip outside CI; fail under CI, where every tool must be installed (tests/conftest.py)."""
     if IN_CI:
         pytest.fail(reason)
     pytest.skip(reason)

@@ -18,7 +18,6 @@ from bookmarkai_ml.api.context import ApiContext
 from bookmarkai_ml.db.engine import transaction
 from bookmarkai_ml.errors import AuthError
 from bookmarkai_ml.services import apikeys
-from bookmarkai_ml.services.jobs import translate_db_errors
 
 #: Declares the scheme in OpenAPI (the /docs "Authorize" button); we do the checking.
 bearer_scheme = HTTPBearer(
@@ -59,7 +58,7 @@ def authenticate(
     elif credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthError("missing API key: send 'Authorization: Bearer <key>'")
     else:
-        with translate_db_errors(), transaction(ctx.sessions) as session:
+        with transaction(ctx.sessions) as session:
             info = apikeys.verify(session, credentials.credentials, pepper=ctx.settings.secret_key)
         principal = Principal(
             key_id=str(info.id),

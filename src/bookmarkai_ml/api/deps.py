@@ -13,7 +13,6 @@ from bookmarkai_ml.api.context import ApiContext
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db.engine import transaction
 from bookmarkai_ml.ports import Embedder
-from bookmarkai_ml.services.jobs import translate_db_errors
 from bookmarkai_ml.services.search import SearchService
 
 
@@ -38,7 +37,7 @@ def get_session(ctx: ContextDep) -> Iterator[Session]:
     A lost database (at connect, in the route, or at commit) becomes
     ``DatabaseUnavailableError``, a 503 problem, never a 500.
     """
-    with translate_db_errors(), transaction(ctx.sessions) as session:
+    with transaction(ctx.sessions) as session:
         yield session
 
 

@@ -2,7 +2,7 @@
 
 The body was validated against its task's schema already; a refused media URL
 raises here, before anything is written, so no job or outbox row exists. ``enrich``
-is planned by ``services.enrich`` (shared with the CLI): media -> ``transcribe`` with
+is planned by ``domain.enrich`` (shared with the CLI): media -> ``transcribe`` with
 ``then=[summarize, embed]``; text -> ``summarize`` and ``embed`` side by side.
 """
 
@@ -22,9 +22,9 @@ from bookmarkai_ml.api.schemas.jobs import (
     TranscribeJob,
 )
 from bookmarkai_ml.contracts import EmbedTask, SummarizeTask, TranscribeTask
+from bookmarkai_ml.domain.enrich import Planned, plan_enrich
 from bookmarkai_ml.errors import UnsafeURLError
 from bookmarkai_ml.services import jobs
-from bookmarkai_ml.services.enrich import Planned, plan_enrich
 
 #: Schemes a media URL may use; the worker's SSRF guard then checks the address.
 MEDIA_SCHEMES = frozenset({"http", "https", "s3"})

@@ -263,4 +263,3 @@ def local_broker(settings: Settings, db: Database, runtime: JobRuntime) -> Local
         )
 
     return LocalBroker(runtime=runtime, relay=relay, delivery_limit=settings.broker.delivery_limit)
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from enum import IntEnum
 from typing import Any
 
@@ -10,7 +11,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
-from bookmarkai_ml.config import Settings
+from bookmarkai_ml.config import SettingDeprecationWarning, Settings
 from bookmarkai_ml.errors import ConfigurationError
 
 console = Console(stderr=True)
@@ -31,13 +32,25 @@ def read_settings() -> Settings:
     """Read the settings (environment and ``.env``); the root command calls this once.
 
     Invalid or unsafe settings end the process with ``Exit.USAGE`` and the reason,
-    not a traceback.
+    not a traceback. A setting read under a deprecated name is reported on stderr:
+    Python hides ``DeprecationWarning`` outside ``__main__``, so an operator would
+    otherwise never learn of the rename.
     """
-    try:
-        return Settings()
-    except (ConfigurationError, ValidationError) as exc:
-        console.print(f"[red]configuration error:[/] {exc}")
-        raise typer.Exit(Exit.USAGE) from exc
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SettingDeprecationWarning)
+        try:
+            settings = Settings()
+        except (ConfigurationError, ValidationError) as exc:
+            console.print(f"[red]configuration error:[/] {exc}")
+            raise typer.Exit(Exit.USAGE) from exc
+    for warning in caught:
+        if issubclass(warning.category, SettingDeprecationWarning):
+            console.print(f"[yellow]deprecated setting:[/] {warning.message}")
+        else:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    return settings
 
 
 def settings_of(ctx: typer.Context) -> Settings:

@@ -24,6 +24,7 @@ from bookmarkai_ml.errors import (
 
 dlq_app = typer.Typer(help="Inspect and replay dead letters.", no_args_is_help=True)
 
+
 async def _until_signalled() -> asyncio.Event:
     """An event set by SIGINT/SIGTERM, so the relay drains and closes cleanly."""
     stop = asyncio.Event()
@@ -81,9 +82,9 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
 ) -> None:
     """Run a Celery worker on one or more task queues."""
-    from bookmarkai_ml.messaging.celery_app import make_celery_app
     from bookmarkai_ml.observability import prometheus
     from bookmarkai_ml.workers import handlers
+    from bookmarkai_ml.workers.app import make_worker_app
 
     settings = settings_of(ctx)
     queues = _worker_queues(queue)
@@ -94,7 +95,7 @@ def worker(
         )
     try:
         handlers.load_plugins(settings.worker.plugins)
-        app = make_celery_app(settings, queues=queues)
+        app = make_worker_app(settings, queues=queues)
     except ConfigurationError as exc:
         console.print(f"[red]configuration error:[/] {exc}")
         raise typer.Exit(Exit.USAGE) from exc

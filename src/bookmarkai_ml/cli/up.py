@@ -37,7 +37,7 @@ class Component:
 def _components(with_api: bool) -> list[Component]:
     cli = [sys.executable, "-m", "bookmarkai_ml.cli"]
     # The API embeds the relay, so its /api/ml/metrics/prometheus shows the producer's
-    # metrics as the seed's gateway did; without the API the relay runs on its own.
+    # metrics as the original design's gateway did; without the API the relay runs alone.
     first = Component("api", [*cli, "api"]) if with_api else Component("relay", [*cli, "relay"])
     workers = [Component(f"worker {q}", [*cli, "worker", "--queue", q]) for q in TASKS.queues]
     return [first, *workers]

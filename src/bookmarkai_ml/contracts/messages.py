@@ -2,8 +2,8 @@
 
 A message is the ``kwargs`` of a Celery protocol-v2 body (see ``docs/messages.md``).
 Every message carries ``schema_version``; a worker refuses versions it does not know.
-``job_id`` is optional: a producer that has no job row (the seed's Node.js gateway
-published straight to the queue) leaves it out, and the worker creates the job on
+``job_id`` is optional: a producer that has no job row (the original design's Node.js
+gateway published straight to the queue) leaves it out, and the worker creates the job on
 first delivery under the same idempotency key.
 """
 

@@ -23,12 +23,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from bookmarkai_ml.contracts import TASKS, TaskType
+from bookmarkai_ml.db import jobs
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.db.models import DeadLetter, Job
 from bookmarkai_ml.errors import ContractError, UnknownTaskError
 from bookmarkai_ml.messaging import protocol, topology
 from bookmarkai_ml.messaging.admin import BrokerAdmin, ReceivedMessage
-from bookmarkai_ml.services import jobs
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def store(session: Session, queue: str, message: ReceivedMessage) -> bool:
 
 
 def _store(sessions: SessionFactory, dlq_name: str, message: ReceivedMessage) -> bool:
-    with jobs.translate_db_errors(), transaction(sessions) as session:
+    with transaction(sessions) as session:
         return store(session, dlq_name.removesuffix(topology.DLQ_SUFFIX), message)
 
 
@@ -200,7 +200,7 @@ def replay(session: Session, ids: Sequence[int]) -> dict[int, str]:
         job = session.get(Job, dead.job_id) if dead.job_id else None
         task = _task_of(dead.task_name)
         if job is not None:
-            jobs.requeue(session, job)
+            jobs.requeue(session, job.id)
         elif task is not None:
             try:
                 kwargs = protocol.decode_body(dead.body.encode()).kwargs

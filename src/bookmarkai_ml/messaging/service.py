@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import TASKS
 from bookmarkai_ml.db.engine import make_session_factory
+from bookmarkai_ml.db.jobs import PostgresJobRepository
 from bookmarkai_ml.errors import BrokerUnavailableError, ConfigurationError, QueueNotFoundError
 from bookmarkai_ml.messaging import dlq
 from bookmarkai_ml.messaging.admin import BrokerAdmin
@@ -47,6 +48,7 @@ class RelayService:
         self.relay = OutboxRelay(
             engine=self.engine,
             publisher=InstrumentedPublisher(self.producer),
+            jobs=PostgresJobRepository(self._sessions, lease_s=settings.worker.lease_s),
             settings=settings.outbox,
             hooks=self.hooks,
             maintenance=[self._archive_dead_letters, self._queue_depths],

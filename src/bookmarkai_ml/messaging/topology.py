@@ -6,7 +6,8 @@ queue re-declared with different arguments fails with PRECONDITION_FAILED.
 
 Why each argument (https://www.rabbitmq.com/docs/quorum-queues):
 
-- ``x-queue-type=quorum``: replicated, durable queues (seed), safe across broker restarts.
+- ``x-queue-type=quorum``: replicated, durable queues (design default), safe across
+  broker restarts.
 - ``x-delivery-limit``: a message returned (nack/requeue, consumer crash) more often
   than this is dead-lettered instead of looping forever (poison messages).
 - ``x-dead-letter-strategy=at-least-once`` with ``x-overflow=reject-publish``:

@@ -21,9 +21,8 @@ from decimal import Decimal
 from sqlalchemy import RowMapping, text
 from sqlalchemy.orm import Session
 
-from bookmarkai_ml.db.engine import SessionFactory, transaction
+from bookmarkai_ml.db.engine import SessionFactory, transaction, translate_db_errors
 from bookmarkai_ml.errors import BookmarkAIError, InvalidInputError
-from bookmarkai_ml.services.jobs import translate_db_errors
 
 log = logging.getLogger(__name__)
 

@@ -1,13 +1,14 @@
-"""The budget ledger on Postgres: atomic reservations against rolling windows (SPEC §1).
+"""The budget ledger on Postgres: atomic reservations against rolling windows.
 
 ``reserve`` runs in one transaction that first takes ``pg_advisory_xact_lock`` on
 the task type, so concurrent reservations of one task type are serialised and can
 never overshoot together; other task types are not blocked. Inside the lock it sums
 ``ml_costs`` in each window plus the held, unexpired ``ml_budget_reservations`` and
-inserts the new reservation only if every window still fits.
+inserts the new reservation only if every window still fits (docs/operations.md,
+"Budgets and costs").
 
-Settling (held -> settled, with the cost row) is the job runtime's, in the
-transaction that finishes the job (``workers/finish.py``); this module never writes
+Settling (held -> settled, with the cost row) is the job repository's, in the
+transaction that finishes the job (``db/jobs/``); this module never writes
 ``ml_costs``. A dead worker's reservation stops counting when it expires
 (``reservation_ttl_s``); each ``reserve`` marks its task's expired rows released,
 and ``reap_expired`` does it for every task. An unreachable database raises
@@ -27,10 +28,9 @@ from sqlalchemy.orm import Session
 
 from bookmarkai_ml.config import BudgetSettings, TaskSettings
 from bookmarkai_ml.contracts import TaskType
-from bookmarkai_ml.db.engine import SessionFactory, transaction
+from bookmarkai_ml.db.engine import SessionFactory, transaction, translate_db_errors
 from bookmarkai_ml.domain import budgets as math
 from bookmarkai_ml.errors import BudgetExceededError
-from bookmarkai_ml.services.jobs import translate_db_errors
 
 _LOCK = text("SELECT pg_advisory_xact_lock(hashtext('bookmarkai_ml.budget.' || :task))")
 _NOW = text("SELECT clock_timestamp()")
@@ -141,7 +141,7 @@ class BudgetService:
         if usd <= 0:
             return
         windows = math.windows_for(task, self._limits)
-        with translate_db_errors(), transaction(self._sessions) as session:
+        with transaction(self._sessions) as session:
             session.execute(_LOCK, {"task": task})
             session.execute(_DROP_OWN, {"job": job_id})
             now, spend, held = _read(session, task, windows)
@@ -164,12 +164,12 @@ class BudgetService:
         Raises:
             DatabaseUnavailableError: the ledger is unreachable.
         """
-        with translate_db_errors(), transaction(self._sessions) as session:
+        with transaction(self._sessions) as session:
             session.execute(_DROP_OWN, {"job": job_id})
 
     def reap_expired(self) -> int:
         """Mark reservations left by dead workers released; return how many."""
-        with translate_db_errors(), transaction(self._sessions) as session:
+        with transaction(self._sessions) as session:
             return int(session.execute(_REAP).rowcount or 0)  # type: ignore[attr-defined]
 
     def status(self, tasks: Sequence[str] | None = None) -> list[BudgetWindowStatus]:

@@ -50,4 +50,3 @@ def make_worker_app(settings: Settings, *, queues: list[str] | None = None) -> C
     if prefork:
         warm_prefork_children()
     return app
-

@@ -1,4 +1,4 @@
-"""Bad input gets a 4xx problem+json and never reaches a queue (SPEC §4)."""
+"""Bad input gets a 4xx problem+json and never reaches a queue (docs/api.md, "Errors")."""
 
 from __future__ import annotations
 

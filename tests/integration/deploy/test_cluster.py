@@ -1,9 +1,9 @@
-"""The 3-node cluster behind HAProxy survives losing a node (SPEC §1 deployment, seed).
+"""The 3-node cluster behind HAProxy survives losing a node.
 
 Three private nodes form a cluster from the shipped ``deploy/cluster/cluster.conf``
 (node names rewritten), and clients reach them only through the shipped
 ``haproxy.cfg``.  A quorum queue filled through HAProxy is still served after the
-first node is stopped: the seed's "cluster formation successful, failover passed".
+first node is stopped (docs/deployment.md, "RabbitMQ cluster").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""amqps with peer verification against a private RabbitMQ node (SPEC §1 deployment: TLS).
+"""amqps with peer verification against a private RabbitMQ node (docs/deployment.md, "TLS").
 
 The node boots with the shipped ``deploy/rabbitmq/conf.d/20-tls.conf`` and
 certificates from ``deploy/tls/gen-certs.sh`` (the script the docs give operators),

@@ -54,7 +54,7 @@ def stack(stack_with: Callable[[dict[str, str]], Stack]) -> Stack:
 
 
 def unavailable(reason: str) -> None:
-    """Skip outside CI; fail under CI, where every service must be up (STYLE §10)."""
+    """Skip outside CI; fail under CI, where every service must be up (see tests/conftest.py)."""
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"required service unavailable in CI: {reason}")
     pytest.skip(reason)

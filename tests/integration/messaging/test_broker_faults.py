@@ -41,7 +41,7 @@ def private_stack(
         broker_url=private_broker.url,
         tmp=tmp_path,
         # Long leases: under this load a 4 s lease could expire mid-task. Children are
-        # recycled less often than the seed's 50 so the 5000 jobs fit the time budget.
+        # recycled less often than the default 50 so the 5000 jobs fit the time budget.
         extra={
             "BOOKMARKAI_ML_WORKER__LEASE_S": "30",
             "BOOKMARKAI_ML_WORKER__MAX_TASKS_PER_CHILD": "1000",

@@ -1,7 +1,8 @@
-"""A database blip while the result is written costs nothing (SPEC §4).
+"""A database blip while the result is written costs nothing.
 
 The runtime talks to Postgres through a TCP proxy that this test cuts for a moment
-exactly when the handler returns, i.e. while the finishing transaction runs.
+exactly when the handler returns, i.e. while the finishing transaction runs
+(docs/operations.md, "Nothing lost, nothing twice").
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ from sqlalchemy import Engine, text
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import SummarizeTask, SummaryResult, TaskType, encode_task
 from bookmarkai_ml.db.engine import SessionFactory, make_engine, make_session_factory, transaction
-from bookmarkai_ml.fakes import FakeBudgetLedger
 from bookmarkai_ml.ports import CostLine, JobContext, TaskOutcome
 from bookmarkai_ml.services import jobs
-from bookmarkai_ml.workers import handlers
-from bookmarkai_ml.workers.runtime import Delivery, Disposition, JobRuntime
+from bookmarkai_ml.workers.runtime import Delivery, Disposition
+from support.runtime import runtime_with
 
 pytestmark = pytest.mark.integration
 
@@ -112,14 +112,7 @@ def test_result_written_once_across_a_database_blip(
             cost=CostLine(provider="p", model="m", usd=Decimal("0.01")),
         )
 
-    registry = handlers.HandlerRegistry(settings)
-    registry._built[TaskType.SUMMARIZE] = handler
-    runtime = JobRuntime(
-        settings=settings,
-        sessions=make_session_factory(via_proxy),
-        handlers=registry,
-        ledger=FakeBudgetLedger(),
-    )
+    runtime = runtime_with(settings, make_session_factory(via_proxy), handler)
     with transaction(sessions) as session:
         job = jobs.submit(session, SummarizeTask(share_id="blip", content="text")).job
     with transaction(sessions) as session:

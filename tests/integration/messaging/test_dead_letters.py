@@ -10,9 +10,9 @@ import aio_pika
 import pytest
 
 from bookmarkai_ml.contracts import SummarizeTask
+from bookmarkai_ml.db import jobs
 from bookmarkai_ml.db.engine import transaction
 from bookmarkai_ml.messaging import protocol, topology
-from bookmarkai_ml.db import jobs
 from support.harness import CLI, Stack
 
 pytestmark = pytest.mark.integration

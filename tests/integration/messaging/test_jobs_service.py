@@ -14,12 +14,11 @@ from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import SummarizeTask, SummaryResult, TaskType
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.errors import ConflictError, NotFoundError, QueueNotFoundError
-from bookmarkai_ml.fakes import FakeBudgetLedger
 from bookmarkai_ml.messaging.service import RelayService
 from bookmarkai_ml.ports import CostLine, JobContext, TaskOutcome
 from bookmarkai_ml.services import jobs
-from bookmarkai_ml.workers import handlers
 from bookmarkai_ml.workers.runtime import Delivery, Disposition, JobRuntime
+from support.runtime import runtime_with
 
 pytestmark = pytest.mark.integration
 
@@ -70,11 +69,7 @@ def _runtime(settings: Settings, sessions: SessionFactory, calls: list[Any]) -> 
             cost=CostLine(provider="p", model="m", usd=Decimal("0.01")),
         )
 
-    registry = handlers.HandlerRegistry(settings)
-    registry._built[TaskType.SUMMARIZE] = handler
-    return JobRuntime(
-        settings=settings, sessions=sessions, handlers=registry, ledger=FakeBudgetLedger()
-    )
+    return runtime_with(settings, sessions, handler)
 
 
 def test_runtime_skips_cancelled_and_done_jobs(

@@ -65,7 +65,7 @@ def test_three_producers_are_consumed_alike(stack: Stack) -> None:
             "summarize_content",
             kwargs={"schema_version": 1, "share_id": "via-celery", "content": "sent by celery"},
         )
-        # The seed's positional signature summarize_content(share_id, content, options).
+        # The original positional signature summarize_content(share_id, content, options).
         app.send_task("summarize_content", args=["via-positional", "seed style", {}])
     finally:
         app.close()

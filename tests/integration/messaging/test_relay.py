@@ -12,6 +12,7 @@ from sqlalchemy import text
 from bookmarkai_ml.config import OutboxSettings
 from bookmarkai_ml.contracts import SummarizeTask
 from bookmarkai_ml.db.engine import transaction
+from bookmarkai_ml.db.jobs import PostgresJobRepository
 from bookmarkai_ml.errors import BrokerUnavailableError
 from bookmarkai_ml.messaging.admin import BrokerAdmin
 from bookmarkai_ml.messaging.producer import Producer
@@ -34,6 +35,10 @@ def _submit_many(stack: Stack, n: int, prefix: str = "ok") -> None:
             jobs.submit(session, SummarizeTask(share_id=f"s{i}", content=f"{prefix} {i}"))
 
 
+def _jobs(stack: Stack) -> PostgresJobRepository:
+    return PostgresJobRepository(stack.sessions, lease_s=stack.settings.worker.lease_s)
+
+
 async def _depth(stack: Stack) -> int:
     async with BrokerAdmin.from_settings(stack.settings) as admin:
         return (await admin.queue_depths(["ml.summarize"]))["ml.summarize"]
@@ -41,7 +46,9 @@ async def _depth(stack: Stack) -> int:
 
 async def test_notify_wakes_the_relay_without_polling(stack: Stack, producer: Producer) -> None:
     settings = OutboxSettings(poll_interval_s=60, maintenance_interval_s=60)
-    relay = OutboxRelay(engine=stack.engine, publisher=producer, settings=settings)
+    relay = OutboxRelay(
+        engine=stack.engine, jobs=_jobs(stack), publisher=producer, settings=settings
+    )
     relay.start()
     try:
         await asyncio.sleep(1.0)  # LISTEN is up; the first round found nothing
@@ -65,7 +72,13 @@ async def test_two_relays_publish_each_row_once(stack: Stack, producer: Producer
     await asyncio.to_thread(_submit_many, stack, 600)
     settings = OutboxSettings(batch_size=50)
     relays = [
-        OutboxRelay(engine=stack.engine, publisher=producer, settings=settings, listen=False)
+        OutboxRelay(
+            engine=stack.engine,
+            jobs=_jobs(stack),
+            publisher=producer,
+            settings=settings,
+            listen=False,
+        )
         for _ in range(2)
     ]
     sent = await asyncio.gather(*(r.drain() for r in relays))
@@ -82,7 +95,9 @@ async def test_unroutable_row_fails_its_job_after_three_attempts(
     await asyncio.to_thread(_submit_many, stack, 1)
     await asyncio.to_thread(stack.execute, "UPDATE ml_outbox SET routing_key = 'ml.nowhere'")
     settings = OutboxSettings(retry_initial_s=0.2, retry_max_s=0.5, poll_interval_s=0.2)
-    relay = OutboxRelay(engine=stack.engine, publisher=producer, settings=settings)
+    relay = OutboxRelay(
+        engine=stack.engine, jobs=_jobs(stack), publisher=producer, settings=settings
+    )
     relay.start()
     try:
         deadline = time.monotonic() + 20
@@ -109,7 +124,11 @@ async def test_broker_outage_keeps_every_row(stack: Stack) -> None:
     )
     await asyncio.to_thread(_submit_many, stack, 5)
     relay = OutboxRelay(
-        engine=stack.engine, publisher=dead, settings=OutboxSettings(), listen=False
+        engine=stack.engine,
+        jobs=_jobs(stack),
+        publisher=dead,
+        settings=OutboxSettings(),
+        listen=False,
     )
     for _ in range(3):
         with pytest.raises(BrokerUnavailableError):

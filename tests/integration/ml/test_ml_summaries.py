@@ -23,10 +23,9 @@ from bookmarkai_ml.providers.summarize_extractive import ExtractiveSummarizer
 from bookmarkai_ml.providers.summarize_llamacpp import LlamaCppSummarizer
 from bookmarkai_ml.providers.summarize_openai import OpenAIChatSummarizer
 from bookmarkai_ml.services import jobs
-from bookmarkai_ml.workers import handlers
-from bookmarkai_ml.workers.runtime import JobRuntime
 from support.ml import MLStub, chat_body, on_stub
 from support.openai_stub import StubResponse
+from support.runtime import worker_runtime
 
 pytestmark = pytest.mark.integration
 
@@ -111,12 +110,7 @@ def test_chat_summary_job_writes_cost_rows_from_reported_usage(
     clean_db: Engine, sessions: SessionFactory, ml_settings: Settings, stub: MLStub
 ) -> None:
     settings = on_stub(ml_settings, stub, summarizer="openai")
-    runtime = JobRuntime(
-        settings=settings,
-        sessions=sessions,
-        handlers=handlers.HandlerRegistry(settings),
-        ledger=handlers.build_ledger(settings, sessions),
-    )
+    runtime = worker_runtime(settings, clean_db)
     message = SummarizeTask(share_id=uuid.uuid4().hex, content=ARTICLE)
     with transaction(sessions) as session:
         job_id = jobs.submit(session, message).job.id

@@ -3,7 +3,7 @@
 Each thread runs the real TranscriptionService against a loopback server speaking
 the OpenAI transcription API, with a JobContext whose ``reserve`` is the real
 ``BudgetService``. On success the thread does what the job runtime's finishing
-transaction does (``workers/finish.py``): write the cost row and settle the
+transaction does (``db/jobs/``): write the cost row and settle the
 reservation, in one transaction. A sampler watches spent + held all along.
 """
 

@@ -75,7 +75,7 @@ def test_upload_limit_splits_into_chunks_with_absolute_times(
     assert ctx.heartbeats == result.chunks + 1
     assert result.language == "en"
     assert result.provider == "openai"
-    # Priced at the seed's $0.006 per minute; the reservation covered the cost.
+    # Priced at $0.006 per minute (the design default); the reservation covered the cost.
     assert usd == audio_cost("openai", "whisper-1", result.duration_s)
     assert usd > 0
     assert ctx.reserved[0] >= usd

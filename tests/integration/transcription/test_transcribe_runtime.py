@@ -21,9 +21,9 @@ from bookmarkai_ml.contracts import TaskType, TranscribeOptions, TranscribeTask
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.domain.pricing import audio_cost
 from bookmarkai_ml.services import jobs
-from bookmarkai_ml.workers import handlers
 from bookmarkai_ml.workers.runtime import JobRuntime
 from support.openai_stub import OpenAIStub
+from support.runtime import worker_runtime
 
 pytestmark = pytest.mark.integration
 
@@ -34,13 +34,8 @@ def stub() -> Iterator[OpenAIStub]:
         yield server
 
 
-def runtime_for(settings: Settings, sessions: SessionFactory) -> JobRuntime:
-    return JobRuntime(
-        settings=settings,
-        sessions=sessions,
-        handlers=handlers.HandlerRegistry(settings),
-        ledger=handlers.build_ledger(settings, sessions),
-    )
+def runtime_for(settings: Settings, engine: Engine) -> JobRuntime:
+    return worker_runtime(settings, engine)
 
 
 def submit_and_run(
@@ -74,7 +69,7 @@ def local_settings(settings: Settings) -> Settings:
 def test_speech_finishes_done_with_a_result_and_a_free_cost_row(
     clean_db: Engine, sessions: SessionFactory, local_settings: Settings, speech_wav: Path
 ) -> None:
-    runtime = runtime_for(local_settings, sessions)
+    runtime = runtime_for(local_settings, clean_db)
     job_id = submit_and_run(runtime, sessions, speech_wav)
     job = row(clean_db, "SELECT status, error_code FROM ml_jobs WHERE id = :id", job_id)
     assert job.status == "done", job.error_code
@@ -108,7 +103,7 @@ def test_bad_media_ends_failed_with_its_code_and_no_cost(
     fixture: str,
     code: str,
 ) -> None:
-    runtime = runtime_for(local_settings, sessions)
+    runtime = runtime_for(local_settings, clean_db)
     job_id = submit_and_run(runtime, sessions, request.getfixturevalue(fixture))
     job = row(clean_db, "SELECT status, error_code, attempts FROM ml_jobs WHERE id = :id", job_id)
     assert (job.status, job.error_code, job.attempts) == ("failed", code, 1)
@@ -118,7 +113,7 @@ def test_bad_media_ends_failed_with_its_code_and_no_cost(
 def test_silent_media_is_done_silent_and_free(
     clean_db: Engine, sessions: SessionFactory, local_settings: Settings, silent_wav: Path
 ) -> None:
-    runtime = runtime_for(local_settings, sessions)
+    runtime = runtime_for(local_settings, clean_db)
     job_id = submit_and_run(runtime, sessions, silent_wav)
     result = row(clean_db, "SELECT result FROM ml_results WHERE job_id = :id", job_id).result
     assert result["silent"] is True
@@ -145,7 +140,7 @@ def test_api_priced_jobs_settle_or_end_budget_exceeded(
             },
         }
     )
-    runtime = runtime_for(settings, sessions)
+    runtime = runtime_for(settings, clean_db)
     first = submit_and_run(runtime, sessions, speech_wav, provider="openai")
     second = submit_and_run(runtime, sessions, speech_wav, provider="openai")
     assert row(clean_db, "SELECT status FROM ml_jobs WHERE id = :id", first).status == "done"

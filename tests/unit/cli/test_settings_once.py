@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from bookmarkai_ml.cli import common
 from bookmarkai_ml.cli.main import app
 from bookmarkai_ml.config import Settings
+from bookmarkai_ml.contracts import TaskType
 
 
 class _Counted(Settings):
@@ -41,3 +42,22 @@ def test_invalid_settings_are_a_clean_usage_error(
     assert result.exit_code == 2
     assert "configuration error" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_deprecated_setting_name_is_reported_and_still_applied(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("BOOKMARKAI_ML_BROKER_URL", raising=False)
+    monkeypatch.setenv("BOOKMARKAI_ML_WORKER__METRICS_PORT_EMBED", "9999")
+    made: list[Settings] = []
+
+    class _Kept(Settings):
+        def __init__(self, **values: Any) -> None:
+            super().__init__(**values)
+            made.append(self)
+
+    monkeypatch.setattr(common, "Settings", _Kept)
+    result = CliRunner().invoke(app, ["up"])
+    assert "deprecated setting" in result.output
+    assert "BOOKMARKAI_ML_TASKS__EMBED__METRICS_PORT" in result.output
+    assert made[0].tasks[TaskType.EMBED].metrics_port == 9999

@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from bookmarkai_ml.contracts import EmbedOptions, SummarizeOptions, TranscribeOptions
-from bookmarkai_ml.services.jobs import JobView, Submission
+from bookmarkai_ml.ports import JobView, Submission
 
 
 class JobTask(StrEnum):
