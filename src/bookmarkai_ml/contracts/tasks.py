@@ -92,10 +92,7 @@ class TaskTable(Mapping[TaskType, TaskSpec]):
         Raises:
             UnknownTaskError: no task uses that queue.
         """
-        try:
-            return self._by_queue[queue]
-        except KeyError as exc:
-            raise UnknownTaskError(f"no task uses queue {queue!r}") from exc
+        return _find(self._by_queue, queue, f"no task uses queue {queue!r}")
 
     def by_celery_name(self, name: str) -> TaskSpec:
         """The row registered as Celery task ``name``.
@@ -103,15 +100,19 @@ class TaskTable(Mapping[TaskType, TaskSpec]):
         Raises:
             UnknownTaskError: no task has that name.
         """
-        try:
-            return self._by_celery_name[name]
-        except KeyError as exc:
-            raise UnknownTaskError(f"no task is named {name!r}") from exc
+        return _find(self._by_celery_name, name, f"no task is named {name!r}")
 
     @property
     def queues(self) -> tuple[str, ...]:
         """Every task queue, in row order."""
         return tuple(self._by_queue)
+
+
+def _find(rows: Mapping[str, TaskSpec], key: str, missing: str) -> TaskSpec:
+    try:
+        return rows[key]
+    except KeyError as exc:
+        raise UnknownTaskError(missing) from exc
 
 
 #: The one task table, in ``TaskType`` order.
