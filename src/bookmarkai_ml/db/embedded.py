@@ -10,6 +10,9 @@ working server.
 from __future__ import annotations
 
 import fcntl
+import os
+import signal
+import time
 import warnings
 from pathlib import Path
 
@@ -52,18 +55,32 @@ def embedded_url(data_dir: Path, *, database: str = DATABASE) -> str:
     return _to_sqlalchemy(uri)
 
 
-def stop_embedded(data_dir: Path) -> None:
-    """Stop the embedded server under ``data_dir`` if it runs."""
-    import subprocess
+def stop_embedded(data_dir: Path, *, timeout_s: float = 30.0) -> bool:
+    """Stop the embedded server under ``data_dir`` if it runs; True once it is down.
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from pgserver._commands import POSTGRES_BIN_PATH
+    SIGINT is Postgres's "fast" shutdown
+    (https://www.postgresql.org/docs/current/server-shutdown.html). ``pg_ctl stop`` is not
+    used: it refuses to run as root, and as root pgserver runs the server as its own user.
+    """
+    pid = _postmaster_pid(data_dir / "pgdata")
+    if pid is None:
+        return True
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
 
-    pgdata = data_dir / "pgdata"
-    if (pgdata / "postmaster.pid").exists():
-        subprocess.run(
-            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"],
-            check=False,
-            capture_output=True,
-        )
+
+def _postmaster_pid(pgdata: Path) -> int | None:
+    try:
+        return int((pgdata / "postmaster.pid").read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return None

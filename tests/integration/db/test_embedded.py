@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -38,5 +39,9 @@ def test_two_processes_start_the_same_server(tmp_path: Path) -> None:
         assert [p.returncode for p in procs] == [0, 0]
         assert all(outputs), outputs
         assert (data / "pgdata" / "PG_VERSION").exists()
+        pid = int((data / "pgdata" / "postmaster.pid").read_text().split()[0])
     finally:
-        stop_embedded(data)
+        stopped = stop_embedded(data)
+    assert stopped
+    with pytest.raises(ProcessLookupError):  # the server is gone, not just asked to go
+        os.kill(pid, 0)
