@@ -23,6 +23,7 @@ Last line: one JSON object with ``time_ratio`` (task / direct, goal <= 1.15) and
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -120,7 +121,7 @@ def run(settings: Settings, work: Path, seconds: float, reps: int) -> None:
     runtime = bootstrap.job_runtime(settings, db)
     transcriber = LocalWhisperTranscriber(models)
     model = load_model(str(transcriber._path), models.whisper_compute_type, models.whisper_threads)
-    runs = iter(range(1_000_000))
+    runs = itertools.count()
 
     def direct() -> str:
         segments, _ = model.transcribe(

@@ -83,7 +83,6 @@ def worker(
 ) -> None:
     """Run a Celery worker on one or more task queues."""
     from bookmarkai_ml.observability import prometheus
-    from bookmarkai_ml.workers import handlers
     from bookmarkai_ml.workers.app import make_worker_app
 
     settings = settings_of(ctx)
@@ -94,7 +93,6 @@ def worker(
             update={"worker": settings.worker.model_copy(update=updates)}
         )
     try:
-        handlers.load_plugins(settings.worker.plugins)
         app = make_worker_app(settings, queues=queues)
     except ConfigurationError as exc:
         console.print(f"[red]configuration error:[/] {exc}")

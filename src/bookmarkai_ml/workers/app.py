@@ -20,6 +20,7 @@ from bookmarkai_ml.messaging.celery_app import (
     time_limits,
     warm_prefork_children,
 )
+from bookmarkai_ml.workers import handlers
 from bookmarkai_ml.workers.runtime import JobRuntime
 from bookmarkai_ml.workers.tasks import RuntimeHolder, register_tasks
 
@@ -31,6 +32,7 @@ def make_worker_app(settings: Settings, *, queues: list[str] | None = None) -> C
         ConfigurationError: the settings are unsafe (e.g. a time limit past the consumer
             timeout) or a handler plugin cannot be imported.
     """
+    handlers.load_plugins(settings.worker.plugins)  # a bad plugin fails here, not in a child
     app = make_celery_app(settings, queues=queues)
 
     def build_runtime() -> JobRuntime:
