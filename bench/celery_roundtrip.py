@@ -24,6 +24,7 @@ from pathlib import Path
 
 import aio_pika
 from _broker import fresh_vhost
+from _machine import machine, spread
 
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.messaging import protocol, topology
@@ -146,13 +147,14 @@ async def setup(url: str) -> None:
 
 def main(url: str, rounds: int = ROUNDS) -> dict[str, object]:
     asyncio.run(setup(url))
-    best = {"base": 0.0, "prefork": 0.0, "threads": 0.0}
+    rates: dict[str, list[float]] = {"base": [], "prefork": [], "threads": []}
     for _ in range(rounds):  # interleaved; the best of each, as other load only slows
-        best["base"] = max(best["base"], asyncio.run(bare_rate(url)))
-        best["prefork"] = max(best["prefork"], celery_rate(url))
+        rates["base"].append(asyncio.run(bare_rate(url)))
+        rates["prefork"].append(celery_rate(url))
         # The same configuration on Celery's threads pool: what prefork's per-task IPC
         # (parent -> child pipe -> parent, then the ack) costs a no-op task here.
-        best["threads"] = max(best["threads"], celery_rate(url, pool="threads"))
+        rates["threads"].append(celery_rate(url, pool="threads"))
+    best = {side: max(values) for side, values in rates.items()}
     settings = _settings(url)
     return {
         "bench": "celery_roundtrip",
@@ -165,6 +167,8 @@ def main(url: str, rounds: int = ROUNDS) -> dict[str, object]:
         "rounds": rounds,
         "prefetch": settings.worker.prefetch_multiplier * settings.worker.concurrency,
         "pool": f"{settings.worker.pool}x{settings.worker.concurrency}",
+        "msgs_per_s_spread": {side: spread(values, digits=0) for side, values in rates.items()},
+        **machine(),
     }
 
 

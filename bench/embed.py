@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _machine import machine, spread
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,11 +84,14 @@ def main() -> None:
     torch_fp32(texts[:16])  # warm-up: first calls allocate and pick kernels
     ours.embed(texts[:16])
     best = {"torch": (1e9, 1e9), "ours": (1e9, 1e9)}
+    walls: dict[str, list[float]] = {"torch": [], "ours": []}
     for rep in range(args.reps):
         t_wall, t_cpu, want = timed(torch_fp32, texts)
         o_wall, o_cpu, got = timed(ours.embed, texts)
         best["torch"] = (min(best["torch"][0], t_wall), min(best["torch"][1], t_cpu))
         best["ours"] = (min(best["ours"][0], o_wall), min(best["ours"][1], o_cpu))
+        walls["torch"].append(t_wall)
+        walls["ours"].append(o_wall)
         print(f"round {rep + 1}: torch {t_wall:.2f}s, ours {o_wall:.2f}s", file=sys.stderr)
     cosine = np.sum(got * want, axis=1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
     report = {
@@ -102,7 +106,8 @@ def main() -> None:
         "threads": args.threads,
         "precision": getattr(ours, "precision", "?"),
         "export_s": round(export_s, 1),
-        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "wall_s_spread": {side: spread(values) for side, values in walls.items()},
+        **machine(),
     }
     print(json.dumps(report))
 

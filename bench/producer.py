@@ -16,6 +16,7 @@ import time
 
 import aio_pika
 from _broker import fresh_vhost
+from _machine import machine, spread
 
 from bookmarkai_ml.config import BrokerSettings
 from bookmarkai_ml.messaging import protocol, topology
@@ -109,6 +110,9 @@ async def main(url: str) -> dict[str, object]:
         "in_flight": IN_FLIGHT,
         "messages": MESSAGES,
         "rounds": ROUNDS,
+        "ours_msgs_per_s_spread": spread(our_rates, digits=0),
+        "baseline_msgs_per_s_spread": spread(base_rates, digits=0),
+        **machine(),
     }
 
 

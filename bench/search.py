@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+from _machine import machine
 from sqlalchemy import Engine, text
 
 from bookmarkai_ml.db import embeddings as repo
@@ -162,7 +163,7 @@ def main() -> None:
             "load_and_index_s": round(load_s, 1),
             "runs": runs,
             "total_s": round(time.perf_counter() - started, 1),
-            "load_avg_1m": round(os.getloadavg()[0], 2),
+            **machine(),
         }
     finally:
         engine.dispose()

@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 import jiwer
+from _machine import machine, spread
 
 from bookmarkai_ml import bootstrap
 from bookmarkai_ml.config import MediaSettings, Settings
@@ -181,8 +182,8 @@ def run(settings: Settings, work: Path, seconds: float, reps: int) -> None:
         "runtime": "JobRuntime + embedded Postgres",
         "compute_type": models.whisper_compute_type,
         "beam_size": models.whisper_beam_size,
-        "cpus": cores,
-        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "wall_s_spread": {side: spread(values) for side, values in wall.items()},
+        **machine(),
     }
     print(json.dumps(figures))
     db.close()
