@@ -7,6 +7,7 @@ The HTTP layer maps this tree to ``application/problem+json`` in one handler.
 
     BookmarkAIError
     ├── ConfigurationError            bad or unsafe settings (start-up)
+    │   └── ArtifactMismatchError     a bundled model file fails its pinned sha256
     ├── PermanentError                never retried; the job ends ``failed``
     │   ├── ContractError             a message breaks its contract (names the field)
     │   │   └── UnknownTaskError      no task type, queue or Celery name so called (a KeyError)
@@ -29,6 +30,7 @@ The HTTP layer maps this tree to ``application/problem+json`` in one handler.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 
 class BookmarkAIError(Exception):
@@ -47,6 +49,16 @@ class ConfigurationError(BookmarkAIError):
     """Settings are missing, inconsistent, or unsafe for the environment."""
 
     code = "configuration_error"
+
+
+class ArtifactMismatchError(ConfigurationError):
+    """A model file is missing or its sha256 differs from the one pinned in the code."""
+
+    code = "artifact_mismatch"
+
+    def __init__(self, message: str, *, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class PermanentError(BookmarkAIError):

@@ -19,6 +19,7 @@ import numpy.typing as npt
 from pydantic import BaseModel
 
 from bookmarkai_ml.contracts import Segment, SummarizeOptions
+from bookmarkai_ml.contracts.results import SummaryMethod
 
 if TYPE_CHECKING:
     from bookmarkai_ml.contracts.messages import TaskMessageT
@@ -169,6 +170,8 @@ class Summary:
     tags: list[str]
     input_tokens: int = 0
     output_tokens: int = 0
+    method: SummaryMethod = "extractive"
+    too_short: bool = False
 
 
 @runtime_checkable

@@ -34,12 +34,20 @@ class SummarizeOptions(_Frozen):
     style: Literal["brief", "detailed", "bullets"] = "brief"
     target_words: int = Field(120, ge=10, le=2000)
     language: str | None = Field(None, max_length=16)
-    provider: Literal["extractive", "openai", "llamacpp"] | None = None
+    provider: Literal["extractive", "openai", "local_llm", "llamacpp"] | None = Field(
+        None, description="Summarizer; None = configured. llamacpp: deprecated alias of local_llm."
+    )
+
+
+VocabularyTerm = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class TranscribeOptions(_Frozen):
-    language: str | None = Field(None, max_length=16)
+    language: str | None = Field(None, max_length=16, description="ISO 639-1; None = detected.")
     word_timestamps: bool = False
+    vocabulary: list[VocabularyTerm] = Field(
+        default_factory=list, max_length=50, description="Names and jargon the speech contains."
+    )
     provider: Literal["local", "openai"] | None = None
 
 

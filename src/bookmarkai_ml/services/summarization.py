@@ -51,6 +51,8 @@ class SummarizationService:
             summary=summary.summary,
             key_points=summary.key_points,
             tags=summary.tags,
+            method=summary.method,
+            too_short=summary.too_short,
             model=summarizer.model,
             provider=summarizer.provider,
             input_tokens=summary.input_tokens,
