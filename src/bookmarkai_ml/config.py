@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -150,8 +150,14 @@ class ModelSettings(BaseModel):
     summarizer: str = Field("extractive", description="extractive | openai | llamacpp.")
     transcriber: str = Field("local", description="local | openai.")
     embedder: str = Field("onnx", description="onnx | local (torch) | openai | auto.")
+    whisper_model: Literal["base", "tiny.en"] = Field(
+        "base", description="Bundled Whisper: base (multilingual) | tiny.en (English, faster)."
+    )
     whisper_model_path: Path | None = Field(
-        None, description="CTranslate2 Whisper model dir; unset = bundled tiny.en."
+        None, description="Your own CTranslate2 Whisper dir (not pinned); overrides whisper_model."
+    )
+    artifacts_dir: Path | None = Field(
+        None, description="Where split models are assembled; unset = <venv>/share/bookmarkai-ml."
     )
     whisper_compute_type: str = Field("int8", description="CTranslate2 compute type.")
     whisper_threads: int = Field(0, description="CPU threads for Whisper; 0 = all cores.")

@@ -139,9 +139,18 @@ class SpyTranscriber:
         self.max_upload_bytes = inner.max_upload_bytes
         self.calls: list[Path] = []
 
-    def transcribe(self, audio: Path, *, language: str | None, word_timestamps: bool) -> Transcript:
+    def transcribe(
+        self,
+        audio: Path,
+        *,
+        language: str | None,
+        word_timestamps: bool,
+        vocabulary: Sequence[str] = (),
+    ) -> Transcript:
         self.calls.append(audio)
-        return self.inner.transcribe(audio, language=language, word_timestamps=word_timestamps)
+        return self.inner.transcribe(
+            audio, language=language, word_timestamps=word_timestamps, vocabulary=vocabulary
+        )
 
 
 class FakeTranscriber:
@@ -149,6 +158,8 @@ class FakeTranscriber:
 
     Without ``segments`` the text becomes one segment per sentence, ``seconds_per_sentence``
     long each; ``word_timestamps=True`` spreads each segment's words evenly over it.
+    Asked for no language, it "detects" ``language`` with ``language_probability``.
+    ``asked`` records the language and vocabulary of every call.
     """
 
     provider = "fake"
@@ -159,12 +170,14 @@ class FakeTranscriber:
         text: str = "A scripted transcript.",
         *,
         language: str | None = "en",
+        language_probability: float = 0.99,
         segments: Sequence[Segment] | None = None,
         seconds_per_sentence: float = 2.0,
         price_per_minute_usd: Decimal = Decimal(0),
         max_upload_bytes: int | None = None,
     ) -> None:
         self.language = language
+        self.language_probability = language_probability
         self.price_per_minute_usd = price_per_minute_usd
         self.max_upload_bytes = max_upload_bytes
         if segments is None:
@@ -173,12 +186,28 @@ class FakeTranscriber:
             segments = [Segment(start=i * step, end=(i + 1) * step, text=s) for i, s in spans]
         self.segments = list(segments)
         self.calls: list[Path] = []
+        self.asked: list[tuple[str | None, tuple[str, ...]]] = []
 
-    def transcribe(self, audio: Path, *, language: str | None, word_timestamps: bool) -> Transcript:
+    def transcribe(
+        self,
+        audio: Path,
+        *,
+        language: str | None,
+        word_timestamps: bool,
+        vocabulary: Sequence[str] = (),
+    ) -> Transcript:
         self.calls.append(audio)
+        self.asked.append((language, tuple(vocabulary)))
         segments = [_with_words(s) for s in self.segments] if word_timestamps else self.segments
         text = " ".join(s.text for s in segments)
-        return Transcript(text=text, segments=list(segments), language=language or self.language)
+        if language is not None:
+            return Transcript(text=text, segments=list(segments), language=language)
+        return Transcript(
+            text=text,
+            segments=list(segments),
+            language=self.language,
+            language_probability=self.language_probability,
+        )
 
 
 def _with_words(segment: Segment) -> Segment:

@@ -145,11 +145,18 @@ class Transcript:
     text: str
     segments: list[Segment]
     language: str | None
+    #: The detection score of ``language``; None when it was not detected (set by the
+    #: job, or an English-only model).
+    language_probability: float | None = None
 
 
 @runtime_checkable
 class Transcriber(Protocol):
-    """Speech to text for one local 16 kHz mono audio file."""
+    """Speech to text for one local 16 kHz mono audio file.
+
+    ``language`` None asks the transcriber to detect it; ``vocabulary`` lists names and
+    jargon the speech contains, as a hint to the decoder (docs/transcription.md).
+    """
 
     provider: str
     model: str
@@ -157,7 +164,12 @@ class Transcriber(Protocol):
     max_upload_bytes: int | None
 
     def transcribe(
-        self, audio: Path, *, language: str | None, word_timestamps: bool
+        self,
+        audio: Path,
+        *,
+        language: str | None,
+        word_timestamps: bool,
+        vocabulary: Sequence[str] = (),
     ) -> Transcript: ...
 
 

@@ -86,24 +86,26 @@ def build_embedder(settings: Settings, choice: EmbedderChoice) -> Embedder:
     m = settings.models
     key: tuple[object, ...] = (choice, m.embedding_model_path, m.openai_base_url)
     key += (m.openai_api_key, m.embedding_threads, m.onnx_quantize, onnx_cache_dir(settings))
+    key += (m.artifacts_dir,)
     if choice.kind == "local":
         from bookmarkai_ml.providers.embed_local import SentenceTransformerEmbedder
 
-        build: Callable[[], object] = functools.partial(
-            SentenceTransformerEmbedder,
-            model_path=m.embedding_model_path,
-            batch_size=m.embedding_batch_size,
-        )
+        def build() -> object:
+            return SentenceTransformerEmbedder(
+                model_path=_embedding_model_dir(m), batch_size=m.embedding_batch_size
+            )
+
     elif choice.kind == "onnx":
         from bookmarkai_ml.providers.embed_onnx import OnnxEmbedder
 
-        build = functools.partial(
-            OnnxEmbedder,
-            cache_dir=onnx_cache_dir(settings),
-            model_path=m.embedding_model_path,
-            threads=m.embedding_threads,
-            quantize=m.onnx_quantize,
-        )
+        def build() -> object:
+            return OnnxEmbedder(
+                cache_dir=onnx_cache_dir(settings),
+                model_path=_embedding_model_dir(m),
+                threads=m.embedding_threads,
+                quantize=m.onnx_quantize,
+            )
+
     elif choice.kind == "openai":
         from bookmarkai_ml.providers.embed_openai import OpenAIEmbedder
 
@@ -118,6 +120,20 @@ def build_embedder(settings: Settings, choice: EmbedderChoice) -> Embedder:
     embedder = _cached(("embedder", *key), build)
     assert isinstance(embedder, Embedder)
     return embedder
+
+
+def _embedding_model_dir(models: ModelSettings) -> Path:
+    """The configured sentence-transformers dir (not pinned), or bundled all-MiniLM-L6-v2
+    with every file checked against its pin before anything loads it.
+
+    Raises:
+        ArtifactMismatchError: a bundled file differs from its pin.
+    """
+    if models.embedding_model_path is not None:
+        return models.embedding_model_path
+    from bookmarkai_ml.providers.embed_local import bundled_model_path
+
+    return bundled_model_path(models.artifacts_dir)
 
 
 def _http(models: ModelSettings) -> OpenAIHTTP:

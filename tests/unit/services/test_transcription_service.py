@@ -5,6 +5,7 @@ No media I/O: the service runs on the in-package fakes of its ports.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -33,7 +34,14 @@ class _Words:
     def __init__(self) -> None:
         self.calls = 0
 
-    def transcribe(self, audio: Path, *, language: str | None, word_timestamps: bool) -> Transcript:
+    def transcribe(
+        self,
+        audio: Path,
+        *,
+        language: str | None,
+        word_timestamps: bool,
+        vocabulary: Sequence[str] = (),
+    ) -> Transcript:
         self.calls += 1
         segment = Segment(start=0.0, end=1.0, text=f"words {self.calls}")
         return Transcript(text=segment.text, segments=[segment], language="en")
@@ -92,7 +100,7 @@ def test_providers_are_built_once_and_priced_from_the_table(tmp_path: Path) -> N
     assert str(api.price_per_minute_usd) == "0.006"
     assert api.max_upload_bytes == 25 * 1024 * 1024
     local = service.transcriber(None)
-    assert (local.provider, local.model, local.price_per_minute_usd) == ("local", "tiny.en", 0)
+    assert (local.provider, local.model, local.price_per_minute_usd) == ("local", "base", 0)
 
 
 def test_the_whisper_price_is_configurable() -> None:
