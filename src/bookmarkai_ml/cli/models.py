@@ -50,7 +50,7 @@ def prepare(
         try:
             home = artifacts.materialize(artifact, settings.models.artifacts_dir)
         except ArtifactMismatchError as exc:
-            console.print(f"[red]{artifact.name}: {exc}[/]")
+            console.print(f"[red]{artifact.name}: {exc}[/]", soft_wrap=True)
             raise typer.Exit(Exit.FAILED) from exc
         seconds = round(time.perf_counter() - started, 2)
         report.append({"model": artifact.name, "status": "verified", "path": str(home)})
@@ -73,10 +73,10 @@ def _export_onnx(settings: Settings) -> dict[str, Any]:
             settings.model_copy(update={"models": models}), model=LOCAL_MODEL
         )
     except ArtifactMismatchError as exc:
-        console.print(f"[red]{LOCAL_MODEL} (ONNX): {exc}[/]")
+        console.print(f"[red]{LOCAL_MODEL} (ONNX): {exc}[/]", soft_wrap=True)
         raise typer.Exit(Exit.FAILED) from exc
     except ConfigurationError as exc:
-        console.print(f"[red]{LOCAL_MODEL} (ONNX): export failed: {exc}[/]")
+        console.print(f"[red]{LOCAL_MODEL} (ONNX): export failed: {exc}[/]", soft_wrap=True)
         raise typer.Exit(Exit.FAILED) from exc
     precision = getattr(embedder, "precision", "?")
     path = str(getattr(getattr(embedder, "exported", None), "path", ""))

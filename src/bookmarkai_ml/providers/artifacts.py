@@ -130,7 +130,14 @@ def _assemble(target: Path, pinned: PinnedFile) -> None:
             for source in sources:
                 with source.open("rb") as f:
                     shutil.copyfileobj(f, out, _CHUNK)
-        verify(tmp, pinned.sha256)
+        try:
+            verify(tmp, pinned.sha256)
+        except ArtifactMismatchError as exc:  # name the file, not our temporary copy
+            raise ArtifactMismatchError(
+                f"model file {target} assembled from {len(sources)} verified parts has "
+                f"sha256 {sha256_of(tmp)}, expected {pinned.sha256}: refusing to load it",
+                path=target,
+            ) from exc
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
