@@ -55,7 +55,7 @@ def _run(transcriber: Transcriber, **options: object) -> TranscriptResult:
     message = TranscribeTask(
         share_id="s",
         media_url="https://x/a",
-        options=TranscribeOptions(**options),  # type: ignore[arg-type]
+        options=TranscribeOptions(**options),
     )
     result = service(message, FakeJobContext()).result
     assert isinstance(result, TranscriptResult)
