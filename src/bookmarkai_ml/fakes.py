@@ -224,6 +224,9 @@ def _with_words(segment: Segment) -> Segment:
 class FakeSummarizer:
     """``ports.Summarizer``: the first sentence, up to three key points and frequent-word tags.
 
+    Like the extractive summarizer, ``method`` is "extractive" and ``too_short`` is set
+    for two sentences or fewer.
+
     Tokens are counted as the real providers estimate them (``domain.text.estimate_tokens``);
     the cost is ``usd_per_token`` times the input tokens (nothing by default).
     """
@@ -246,6 +249,8 @@ class FakeSummarizer:
             tags=self._tags(text),
             input_tokens=estimate_tokens(text),
             output_tokens=estimate_tokens(summary),
+            method="extractive",
+            too_short=len(sentences) <= 2,
         )
 
     def estimate_cost_usd(self, text: str, options: SummarizeOptions) -> Decimal:

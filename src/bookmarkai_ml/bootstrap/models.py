@@ -13,6 +13,7 @@ import functools
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bookmarkai_ml.config import ModelSettings, Settings
 from bookmarkai_ml.domain.model_selection import (
@@ -24,6 +25,9 @@ from bookmarkai_ml.domain.pricing import PriceTable
 from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.ports import Embedder, Summarizer, Transcriber
 from bookmarkai_ml.providers.openai_http import OpenAIHTTP
+
+if TYPE_CHECKING:
+    from bookmarkai_ml.providers.tagger import Tagger
 
 TranscriberFactory = Callable[[], Transcriber]
 
@@ -157,6 +161,23 @@ def local_embedder(settings: Settings) -> Embedder:
     return build_embedder(settings, EmbedderChoice(kind, LOCAL_MODEL))
 
 
+def build_tagger(settings: Settings) -> Tagger:
+    """The one tagger every summarizer uses: noun phrases ranked by the local MiniLM.
+
+    Raises:
+        ArtifactMismatchError: a file of the pinned spaCy model does not match.
+    """
+    from bookmarkai_ml.providers.pos import SpacyPosTagger
+    from bookmarkai_ml.providers.tagger import Tagger
+
+    embedder = local_embedder(settings)
+    pos = _cached(("pos", "spacy-en-sm"), SpacyPosTagger)
+    assert isinstance(pos, SpacyPosTagger)
+    tagger = _cached(("tagger", id(embedder)), functools.partial(Tagger, embedder, pos))
+    assert isinstance(tagger, Tagger)
+    return tagger
+
+
 def build_summarizer(settings: Settings, name: str | None = None) -> Summarizer:
     """The summarizer called ``name`` (default ``settings.models.summarizer``).
 
@@ -169,7 +190,7 @@ def build_summarizer(settings: Settings, name: str | None = None) -> Summarizer:
         from bookmarkai_ml.providers.summarize_extractive import ExtractiveSummarizer
 
         build: Callable[[], object] = functools.partial(
-            ExtractiveSummarizer, local_embedder(settings)
+            ExtractiveSummarizer, local_embedder(settings), tagger=build_tagger(settings)
         )
     elif kind == "openai":
         from bookmarkai_ml.providers.summarize_openai import OpenAIChatSummarizer

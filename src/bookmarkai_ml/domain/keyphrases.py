@@ -45,6 +45,14 @@ BOILERPLATE_PHRASES = (
     "last week",
 )
 
+#: Greetings, sign-offs and calls to action: sentences no summary or tag should quote.
+_BOILERPLATE_SENTENCE = re.compile(
+    r"\b(?:welcome (?:back )?to|thanks? (?:you )?(?:so much )?for (?:listening|watching|reading)"
+    r"|see you (?:next|soon|tomorrow)|(?:please )?(?:like and )?subscribe|hit the bell"
+    r"|click (?:here|the link)|sign up|accept (?:all )?cookies|this video is sponsored"
+    r"|don't forget to|leave a comment|link in the description)\b",
+    re.IGNORECASE,
+)
 _SPACE = re.compile(r"\s+")
 _EDGE_PUNCT = "\"'`()[]{}<>.,;:!?*#\u2018\u2019\u201c\u201d\u2026-\u2013\u2014"
 
@@ -99,6 +107,11 @@ def is_boilerplate(phrase: str) -> bool:
     if any(p in text for p in BOILERPLATE_PHRASES):
         return True
     return any(_singular(w) in BOILERPLATE_WORDS or w in BOILERPLATE_WORDS for w in text.split())
+
+
+def is_boilerplate_sentence(sentence: str) -> bool:
+    """A greeting, sign-off or call to action ("Thanks for listening", "Subscribe ...")."""
+    return bool(_BOILERPLATE_SENTENCE.search(sentence.replace("\u2019", "'")))
 
 
 def _word_ok(word: str) -> bool:

@@ -129,3 +129,96 @@ def truncate_words(text: str, limit: int) -> str:
     if len(tokens) <= limit:
         return text.strip()
     return " ".join(tokens[:limit]).rstrip(",;:") + "\u2026"
+
+
+#: Words that start a new thought in speech; a run-on is cut before them.
+_MARKERS_TEXT = "and but so now okay ok then because which first second third"
+_MARKERS = frozenset(_MARKERS_TEXT.split())
+#: Markers that only join: dropped where the cut is made ("..., and the queue" -> "The queue").
+_JOINERS_TEXT = "and but so now okay ok then"
+_JOINERS = frozenset(_JOINERS_TEXT.split())
+#: Fillers a spoken clause may open with; they add nothing quoted.
+_FILLERS_TEXT = "okay ok so well um uh like basically anyway right yeah alright"
+_FILLERS = frozenset(_FILLERS_TEXT.split())
+
+
+def split_clauses(sentence: str, *, min_words: int = 8, max_words: int = 30) -> list[str]:
+    """A run-on (a transcript with few full stops) cut into clauses that read as sentences.
+
+    Cuts fall after a comma or semicolon, or before a marker word ("and", "so", "now",
+    "because", ...), only where both sides keep ``min_words``, not inside a number
+    ("five and a half") and not after an article ("the second thing"); a clause still
+    longer than ``max_words`` is cut where a new clause most likely starts (``_best_cut``).
+    Joining words and opening fillers are dropped, and each clause is capitalised and
+    closed with a full stop. Text without such cuts comes back whole.
+    """
+    tokens = sentence.split()
+    cuts = [0]
+    for i in range(1, len(tokens)):
+        word = _bare(tokens[i])
+        after_punct = tokens[i - 1].endswith((",", ";"))
+        before = tokens[i - 1]
+        if not (after_punct or word in _MARKERS) or _numeric(before) or _bare(before) in _BINDS:
+            continue
+        if i - cuts[-1] >= min_words and len(tokens) - i >= min_words:
+            cuts.append(i)
+    pieces = [tokens[a:b] for a, b in zip(cuts, [*cuts[1:], len(tokens)], strict=True)]
+    short: list[list[str]] = []
+    while pieces:
+        piece = pieces.pop(0)
+        if len(piece) <= max_words:
+            short.append(piece)
+            continue
+        cut = _best_cut(piece, min_words)
+        pieces[:0] = [piece[:cut], piece[cut:]]
+    if len(short) == 1:
+        return [sentence]
+    return [c for c in (_tidy(p) for p in short) if c]
+
+
+#: Words that usually open a clause in speech: a good place to cut a long run-on.
+_OPENERS_TEXT = """
+    i i'm i've we we're we've you you're it it's they he she my our the this there that's
+    what when if
+    """
+_OPENERS = frozenset(_OPENERS_TEXT.split())
+#: Words that bind to the next one ("the second thing"): never cut right after them.
+_BINDS_TEXT = "the a an my our your their his her its this that these those of to"
+_BINDS = frozenset(_BINDS_TEXT.split())
+_NUMBER_WORDS_TEXT = """
+    one two three four five six seven eight nine ten eleven twelve fifteen twenty thirty
+    forty fifty hundred thousand million half
+    """
+_NUMBER_WORDS = frozenset(_NUMBER_WORDS_TEXT.split())
+
+
+def _bare(token: str) -> str:
+    return token.lower().strip(",;.!?\"'\u2019")
+
+
+def _numeric(token: str) -> bool:
+    word = _bare(token)
+    return word in _NUMBER_WORDS or any(c.isdigit() for c in word)
+
+
+def _best_cut(piece: list[str], min_words: int) -> int:
+    """Where to cut an over-long clause: before an opener, not after a stopword, near the middle."""
+    lo, hi = min_words, len(piece) - min_words
+    if lo >= hi:
+        return len(piece) // 2
+    middle = len(piece) / 2
+
+    def merit(i: int) -> float:
+        opener = 2.0 if _bare(piece[i]) in _OPENERS else 0.0
+        clean = 1.0 if _bare(piece[i - 1]) not in STOPWORDS else 0.0
+        return opener + clean - abs(i - middle) / len(piece)
+
+    return max(range(lo, hi + 1), key=merit)
+
+
+def _tidy(tokens: list[str]) -> str:
+    while len(tokens) > 1 and tokens[0].lower().strip(",;.") in _JOINERS | _FILLERS:
+        tokens = tokens[1:]
+    text = " ".join(tokens).rstrip(",;")
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?", "\u2026")) else text + "."

@@ -1,93 +1,98 @@
-"""The default, offline summarizer: central, non-redundant sentences picked with embeddings.
+"""The default, offline summarizer: a third of the words or less, in the document's own sentences.
 
-1. split into sentences and embed them with the local embedding model;
-2. score each sentence by centrality (cosine to the document's mean vector, the
-   centroid form of LexRank's degree centrality), plus a lead bonus, because news
-   and web articles put their key facts first, and a penalty for fragments;
-3. pick by maximal marginal relevance (Carbonell & Goldstein 1998) until the word
-   budget is used, skipping near-duplicates; print the picks in original order;
-4. tags: RAKE-style candidate phrases ranked by similarity to the centroid and
-   frequency, diversified with MMR as well (KeyBERT's recipe).
+1. split into sentences; spoken-style run-ons (a transcript with few full stops) are
+   cut further at clause breaks, so there is something to choose between;
+2. embed them with the local model and score each by centrality (cosine to the mean
+   vector, the centroid form of LexRank's degree centrality), plus a lead bonus, because
+   news and web articles put their key facts first;
+3. pick by maximal marginal relevance (Carbonell & Goldstein 1998) until the budget is
+   used, skipping near-duplicates and sentences that lean on the one before ("But it ...");
+   print the picks in original order;
+4. tags come from ``providers.tagger`` (noun phrases ranked against the same mean vector).
 
-Short input is returned whole; very long input is subsampled evenly to
-``max_sentences`` so time stays bounded. The ``language`` option is ignored: the
-model is English-first, and sentence picking works on any language it tokenizes.
+The budget is the smaller of ``target_words`` (x2 for ``detailed``) and a third of the
+source's words, so a summary always compresses, and for 3 or more sentences it is never
+the input itself. Two sentences or fewer are too short to summarize: the summary is the
+lead sentence with ``too_short``. Very long input is subsampled evenly to
+``max_sentences`` so time stays bounded. The ``language`` option is ignored.
 """
 
 from __future__ import annotations
 
 import itertools
-import math
-from collections import Counter
-from collections.abc import Iterator
+import re
 from decimal import Decimal
 
 import numpy as np
 
 from bookmarkai_ml.contracts import SummarizeOptions
-from bookmarkai_ml.domain.text import candidate_phrases, split_sentences, truncate_words, word_count
+from bookmarkai_ml.domain.keyphrases import is_boilerplate_sentence
+from bookmarkai_ml.domain.mmr import mmr_order
+from bookmarkai_ml.domain.text import split_clauses, split_sentences, truncate_words, word_count
 from bookmarkai_ml.ports import Embedder, FloatArray, Summary
+from bookmarkai_ml.providers.tagger import Tagger
 
 STYLE_FACTOR = {"brief": 1.0, "detailed": 2.0, "bullets": 1.0}
+#: The largest share of the source's words a summary may have.
+MAX_RATIO = 1 / 3
 DUPLICATE_COSINE = 0.92
-
-
-def mmr_order(
-    scores: FloatArray, sims: FloatArray, *, lam: float, allowed: list[int]
-) -> Iterator[int]:
-    """Indices of ``allowed`` in greedy MMR order: relevance minus redundancy to earlier picks.
-
-    Redundancy is kept as a running maximum, so each step costs O(n).
-    """
-    pool = np.array(allowed, dtype=np.int64)
-    redundancy = np.zeros(len(pool), dtype=np.float32)
-    alive = np.ones(len(pool), dtype=bool)
-    for _ in range(len(pool)):
-        values = np.where(alive, lam * scores[pool] - (1 - lam) * redundancy, -np.inf)
-        k = int(np.argmax(values))
-        alive[k] = False
-        best = int(pool[k])
-        redundancy = np.maximum(redundancy, sims[pool, best])
-        yield best
-
-
-def _mmr(
-    scores: FloatArray, sims: FloatArray, *, lam: float, limit: int, allowed: list[int]
-) -> list[int]:
-    return list(itertools.islice(mmr_order(scores, sims, lam=lam, allowed=allowed), limit))
-
+#: Sentences longer than this are cut at clause breaks (spoken style runs on).
+RUN_ON_WORDS = 40
 
 #: Openers that lean on the previous sentence; quoted out of context they read badly.
-_LEANING = (
-    "but ",
-    "and ",
-    "so ",
-    "however",
-    "this ",
-    "that ",
-    "these ",
-    "they ",
-    "it ",
-    "he ",
-    "she ",
-    "instead",
-    "still",
-    "also ",
+_LEANING = re.compile(
+    r"^(?:but|and|so|or|however|this|that|these|those|they|it|its|he|she|his|her|"
+    r"instead|still|also|then|there|here|which|such|yet|thus|meanwhile|as a result|because)\b",
+    re.IGNORECASE,
 )
+_CLOSERS = (".", "!", "?", '"', "'", ")", "\u201d", "\u2019", "\u2026", ":")
 
 
 def _dangling(sentence: str) -> bool:
     """Whether a sentence needs its neighbours: a leaning opener or a half quotation."""
     quotes = sentence.count('"') + sentence.count("\u201c") + sentence.count("\u201d")
-    return sentence.lower().startswith(_LEANING) or quotes % 2 == 1
+    return bool(_LEANING.match(sentence)) or quotes % 2 == 1
 
 
 def _heading(sentence: str) -> bool:
-    """A title or section heading: short and without closing punctuation."""
-    return word_count(sentence) < 12 and not sentence.rstrip().endswith(_CLOSERS)
+    """A title or section heading: no closing punctuation, and short or in Title Case."""
+    if sentence.rstrip().endswith(_CLOSERS):
+        return False
+    tokens = sentence.split()
+    capitalised = sum(1 for t in tokens if t[:1].isupper())
+    return len(tokens) < 12 or (len(tokens) <= 20 and capitalised >= 0.6 * len(tokens))
 
 
-_CLOSERS = (".", "!", "?", '"', "'", ")", "\u201d", "\u2019", "\u2026", ":")
+def _closed(sentence: str) -> str:
+    """``sentence`` ending in punctuation, so joined picks read as separate sentences."""
+    return sentence if sentence.endswith(_CLOSERS) else sentence + "."
+
+
+_NUMBER = re.compile(r"\d")
+_NAME = re.compile(r"(?<=[a-z,;:] )[A-Z][\w'\u2019-]+")
+
+
+def _information(sentence: str) -> float:
+    """How much checkable detail a sentence carries: numbers and mid-sentence names, 0..1."""
+    details = len(_NUMBER.findall(sentence)) // 2 + len(_NAME.findall(sentence))
+    return min(1.0, details / 3)
+
+
+def units(text: str) -> list[str]:
+    """The sentences a summary picks from: headings dropped, run-ons cut into clauses."""
+    every = [s for line in text.splitlines() for s in split_sentences(line)]
+    sentences = [_closed(s) for s in every if not _heading(s)] or every
+    return list(
+        itertools.chain.from_iterable(
+            split_clauses(s) if word_count(s) > RUN_ON_WORDS else [s] for s in sentences
+        )
+    )
+
+
+def budget(text: str, options: SummarizeOptions) -> int:
+    """Words a summary of ``text`` may have: the request's, and never over a third."""
+    requested = max(10, round(options.target_words * STYLE_FACTOR[options.style]))
+    return max(1, min(requested, int(word_count(text) * MAX_RATIO)))
 
 
 class ExtractiveSummarizer:
@@ -99,26 +104,26 @@ class ExtractiveSummarizer:
         self,
         embedder: Embedder,
         *,
+        tagger: Tagger,
         lead_weight: float = 0.35,
+        info_weight: float = 0.3,
         diversity: float = 0.7,
         max_sentences: int = 400,
-        max_tags: int = 6,
     ) -> None:
         self.embedder = embedder
+        self.tagger = tagger
         self.model = embedder.model
         self.lead_weight = lead_weight
+        self.info_weight = info_weight
         self.diversity = diversity
         self.max_sentences = max_sentences
-        self.max_tags = max_tags
 
     def estimate_cost_usd(self, text: str, options: SummarizeOptions) -> Decimal:
         return Decimal(0)
 
     def summarize(self, text: str, options: SummarizeOptions) -> Summary:
-        """Summary within ``target_words`` (x2 for ``detailed``), key points and tags."""
-        target = max(10, round(options.target_words * STYLE_FACTOR[options.style]))
-        every = split_sentences(text)
-        sentences = [s for s in every if not _heading(s)] or every
+        """A summary within ``budget``, up to 5 key points and the tagger's tags."""
+        sentences = units(text)
         if not sentences:
             return Summary(summary="", key_points=[], tags=[])
         if len(sentences) > self.max_sentences:
@@ -127,20 +132,21 @@ class ExtractiveSummarizer:
         vectors = self.embedder.embed(sentences)
         centroid = vectors.mean(axis=0)
         centroid /= max(float(np.linalg.norm(centroid)), 1e-9)
+        tags = self.tagger.tags(text, doc_vector=centroid)
+        if len(sentences) <= 2:
+            lead = sentences[0]
+            return Summary(summary=lead, key_points=[lead], tags=tags, too_short=True)
         scores = self._scores(sentences, vectors, centroid)
         sims = vectors @ vectors.T
-        if sum(word_count(s) for s in sentences) <= target:
-            chosen = list(range(len(sentences)))
-        else:
-            chosen = self._pick(sentences, scores, sims, target)
+        chosen = self._pick(sentences, scores, sims, budget(text, options))
         picked = [sentences[i] for i in chosen]
-        key_order = _mmr(scores, sims, lam=self.diversity, limit=5, allowed=chosen)
-        key_points = [sentences[i] for i in sorted(key_order)]
+        key_order = mmr_order(scores, sims, lam=self.diversity, allowed=chosen)
+        key_points = [sentences[i] for i in sorted(itertools.islice(key_order, 5))]
         if options.style == "bullets":
             summary = "\n".join(f"- {s}" for s in picked)
         else:
             summary = " ".join(picked)
-        return Summary(summary=summary, key_points=key_points, tags=self._tags(text, centroid))
+        return Summary(summary=summary, key_points=key_points, tags=tags)
 
     def _scores(
         self, sentences: list[str], vectors: FloatArray, centroid: FloatArray
@@ -152,17 +158,29 @@ class ExtractiveSummarizer:
         lead = np.array([1.0 - i / max(n - 1, 1) for i in range(n)], dtype=np.float32) ** 3
         lengths = np.array([word_count(s) for s in sentences], dtype=np.float32)
         fragment = np.where(lengths < 6, 0.5, 0.0) + np.where(lengths > 60, 0.2, 0.0)
-        dangling = np.array([0.25 if _dangling(s) else 0.0 for s in sentences], dtype=np.float32)
-        penalty = fragment + dangling
-        result: FloatArray = (central + self.lead_weight * lead - penalty).astype(np.float32)
+        info = np.array([_information(s) for s in sentences], dtype=np.float32)
+        result: FloatArray = (
+            central + self.lead_weight * lead + self.info_weight * info - fragment
+        ).astype(np.float32)
         return result
 
     def _pick(
         self, sentences: list[str], scores: FloatArray, sims: FloatArray, target: int
     ) -> list[int]:
-        """MMR picks that fit the word budget, near-duplicates skipped, in original order."""
+        """MMR picks that fit ``target`` words, in original order.
+
+        Near-duplicates, leaning openers, greetings and sign-offs are skipped, and never
+        every sentence is picked. When no sentence fits, the best one is cut to ``target``.
+        """
         lengths = [word_count(s) for s in sentences]
-        order = mmr_order(scores, sims, lam=self.diversity, allowed=list(range(len(sentences))))
+        standalone = [
+            i
+            for i, s in enumerate(sentences)
+            if not _dangling(s) and not is_boilerplate_sentence(s)
+        ]
+        order = mmr_order(
+            scores, sims, lam=self.diversity, allowed=standalone or list(range(len(sentences)))
+        )
         first: int | None = None
         picked: list[int] = []
         used = 0
@@ -172,7 +190,7 @@ class ExtractiveSummarizer:
             key = " ".join(sentences[i].lower().split())
             if key in seen or any(sims[i, j] >= DUPLICATE_COSINE for j in picked):
                 continue
-            if used + lengths[i] <= target:
+            if used + lengths[i] <= target and len(picked) < len(sentences) - 1:
                 picked.append(i)
                 seen.add(key)
                 used += lengths[i]
@@ -182,24 +200,3 @@ class ExtractiveSummarizer:
             sentences[first] = truncate_words(sentences[first], target)
             picked = [first]
         return sorted(picked)
-
-    def _tags(self, text: str, centroid: FloatArray) -> list[str]:
-        counts = Counter(candidate_phrases(text))
-        if not counts:
-            return []
-        candidates = [p for p, _ in counts.most_common(60)]
-        vectors = self.embedder.embed(candidates)
-        relevance = vectors @ centroid
-        freq = np.array([math.log1p(counts[p]) for p in candidates], dtype=np.float32)
-        scores = (relevance + 0.15 * freq).astype(np.float32)
-        sims = vectors @ vectors.T
-        order = mmr_order(scores, sims, lam=0.6, allowed=list(range(len(candidates))))
-        tags: list[str] = []
-        for i in order:
-            phrase = candidates[i]
-            if any(phrase in t or t in phrase for t in tags):
-                continue
-            tags.append(phrase)
-            if len(tags) == self.max_tags:
-                break
-        return tags

@@ -24,6 +24,7 @@ import numpy as np
 from bookmarkai_ml.domain.keyphrases import (
     Candidate,
     Token,
+    is_boilerplate_sentence,
     is_fragment,
     noun_phrases,
     phrase_key,
@@ -77,7 +78,8 @@ class Tagger:
 
     def tags(self, text: str, *, doc_vector: FloatArray | None = None) -> list[str]:
         """The tags of ``text``; ``doc_vector`` saves embedding its sentences again."""
-        sentences = split_sentences(text)
+        every = split_sentences(text)
+        sentences = [s for s in every if not is_boilerplate_sentence(s)] or every
         if not sentences:
             return []
         tokens = self.pos.tag(sentences)

@@ -19,9 +19,11 @@ from bookmarkai_ml.domain.text import split_sentences, word_count
 from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.providers.embed_onnx import OnnxEmbedder
 from bookmarkai_ml.providers.openai_http import OpenAIHTTP, RetryPolicy
+from bookmarkai_ml.providers.pos import SpacyPosTagger
 from bookmarkai_ml.providers.summarize_extractive import ExtractiveSummarizer
 from bookmarkai_ml.providers.summarize_llamacpp import LlamaCppSummarizer
 from bookmarkai_ml.providers.summarize_openai import OpenAIChatSummarizer
+from bookmarkai_ml.providers.tagger import Tagger
 from bookmarkai_ml.services import jobs
 from support.ml import MLStub, chat_body, on_stub
 from support.openai_stub import StubResponse
@@ -36,7 +38,7 @@ FACTS = json.loads((DATA / "article_1500_facts.json").read_text())["facts"]
 
 @pytest.fixture(scope="module")
 def extractive(onnx_embedder: OnnxEmbedder) -> ExtractiveSummarizer:
-    return ExtractiveSummarizer(onnx_embedder)
+    return ExtractiveSummarizer(onnx_embedder, tagger=Tagger(onnx_embedder, SpacyPosTagger()))
 
 
 def test_article_summary_is_short_ordered_unique_and_keeps_the_lead_facts(
@@ -57,8 +59,8 @@ def test_article_summary_is_short_ordered_unique_and_keeps_the_lead_facts(
 
 
 def test_styles_short_input_and_very_long_input(extractive: ExtractiveSummarizer) -> None:
-    short = "Just one line about a cat. And a second one."
-    assert extractive.summarize(short, SummarizeOptions()).summary == short
+    short = extractive.summarize("Just one line about a cat. And a second one.", SummarizeOptions())
+    assert (short.summary, short.too_short) == ("Just one line about a cat.", True)
     bullets = extractive.summarize(ARTICLE, SummarizeOptions(style="bullets", target_words=60))
     lines = bullets.summary.splitlines()
     assert lines
