@@ -30,6 +30,21 @@ _BOILERPLATE_TEXT = """
     viewer today tomorrow yesterday homepage javascript
     """
 BOILERPLATE_WORDS = frozenset(_BOILERPLATE_TEXT.split())
+#: Nouns too vague to be a tag on their own ("a lot", "the thing").
+_VAGUE_TEXT = "lot lots thing things stuff bit kind sort way part version number"
+VAGUE = frozenset(_VAGUE_TEXT.split())
+#: Verbs that are rarely nouns, in their common forms: a second guard where a tagger
+#: reads speech without punctuation ("while that's cooking grab a pan") or a headline.
+_VERBS_TEXT = """
+    grab grabs grabbed put puts keep keeps kept know knows knew known fail fails failed
+    become becomes became get gets got go goes went gone take takes took taken give gives
+    gave given make makes made say says said tell tells told think thinks thought seem
+    seems seemed want wants wanted try tries tried find finds found bring brings brought
+    begin begins began feel feels felt mean means meant stay stays stayed happen happens
+    happened decide decides decided realise realised realize realized wins won loses lost
+    cracks cracked struggles struggled
+    """
+VERBS = frozenset(_VERBS_TEXT.split())
 BOILERPLATE_PHRASES = (
     "click here",
     "sign up",
@@ -119,16 +134,19 @@ def _word_ok(word: str) -> bool:
 
 
 def is_fragment(phrase: str, verbs: Iterable[str] = ()) -> bool:
-    """A tag that starts or ends with a stopword or a verb, or has no content word.
+    """A tag that starts or ends with a stopword or a verb, or is one vague noun ("lot").
 
-    ``verbs`` are the words the tagger saw used as verbs in the source (lower case).
+    ``verbs`` are the words the tagger saw used as verbs in the source (lower case);
+    ``VERBS`` lists common ones it may miss.
     """
     parts = normalise(phrase).split()
     if not parts or len(parts) > 4:
         return True
+    if len(parts) == 1 and parts[0] in VAGUE:
+        return True
     verbset = frozenset(verbs)
     edges = {parts[0], parts[-1]}
-    return any(not _word_ok(w) or w in verbset for w in edges)
+    return any(not _word_ok(w) or w in verbset or w in VERBS for w in edges)
 
 
 def _fold(text: str) -> str:

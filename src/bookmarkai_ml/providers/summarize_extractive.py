@@ -68,13 +68,17 @@ def _closed(sentence: str) -> str:
     return sentence if sentence.endswith(_CLOSERS) else sentence + "."
 
 
-_NUMBER = re.compile(r"\d")
+_NUMBER = re.compile(
+    r"\b(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+    r"twenty|thirty|forty|fifty|sixty|hundred|thousand|million|billion|percent|half)\b",
+    re.IGNORECASE,
+)
 _NAME = re.compile(r"(?<=[a-z,;:] )[A-Z][\w'\u2019-]+")
 
 
 def _information(sentence: str) -> float:
     """How much checkable detail a sentence carries: numbers and mid-sentence names, 0..1."""
-    details = len(_NUMBER.findall(sentence)) // 2 + len(_NAME.findall(sentence))
+    details = len(_NUMBER.findall(sentence)) + len(_NAME.findall(sentence))
     return min(1.0, details / 3)
 
 
@@ -106,8 +110,8 @@ class ExtractiveSummarizer:
         *,
         tagger: Tagger,
         lead_weight: float = 0.35,
-        info_weight: float = 0.3,
-        diversity: float = 0.7,
+        info_weight: float = 0.6,
+        diversity: float = 0.6,
         max_sentences: int = 400,
     ) -> None:
         self.embedder = embedder

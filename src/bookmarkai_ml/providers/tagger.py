@@ -31,7 +31,7 @@ from bookmarkai_ml.domain.keyphrases import (
     verbs_in,
 )
 from bookmarkai_ml.domain.mmr import mmr_order
-from bookmarkai_ml.domain.text import split_sentences
+from bookmarkai_ml.domain.text import split_clauses, split_sentences
 from bookmarkai_ml.ports import Embedder, FloatArray
 
 DUPLICATE_COSINE = 0.8
@@ -82,7 +82,9 @@ class Tagger:
         sentences = [s for s in every if not is_boilerplate_sentence(s)] or every
         if not sentences:
             return []
-        tokens = self.pos.tag(sentences)
+        # Spoken run-ons are tagged clause by clause: spaCy reads "cooking grab a pan" better cut.
+        clauses = [c for s in sentences for c in (split_clauses(s) if len(s.split()) > 40 else [s])]
+        tokens = self.pos.tag([_sentence_case(c) for c in clauses])
         verbs = verbs_in(tokens)
         found = [c for c in noun_phrases(tokens) if not is_fragment(c.phrase, verbs)]
         if not found:
@@ -116,6 +118,15 @@ class Tagger:
             if len(picked) == self.max_tags:
                 break
         return [candidates[i].phrase for i in picked]
+
+
+def _sentence_case(sentence: str) -> str:
+    """A Title Case headline lower-cased past its first letter: taggers read "Wins" as a noun."""
+    tokens = sentence.split()
+    capitalised = sum(1 for t in tokens if t[:1].isupper())
+    if len(tokens) < 4 or capitalised < 0.6 * len(tokens):
+        return sentence
+    return sentence[:1] + sentence[1:].lower()
 
 
 def _shortlist(found: list[Candidate], limit: int) -> list[Candidate]:
