@@ -4,8 +4,9 @@
 
 Speaks sentences full of jargon and names with espeak-ng (each voice, each sentence a
 clip, plus every sentence in one long clip, where Whisper decodes several 30 s windows),
-and transcribes each with the pinned model three ways: no vocabulary, the vocabulary
-as ``hotwords``, and as ``initial_prompt``. Options otherwise as the worker runs them
+and transcribes each with the pinned model: no vocabulary, and the vocabulary as
+``hotwords`` or as ``initial_prompt``, each either bare ("pgvector, Celery") or framed
+as a glossary ("Glossary: pgvector, Celery."). Options otherwise as the worker runs them
 (int8, beam 5, VAD, ``condition_on_previous_text=False``).
 
 Reports, per way: ``term_error`` (share of jargon terms in the reference that the
@@ -29,7 +30,7 @@ import jiwer
 from _machine import machine
 
 from bookmarkai_ml.config import ModelSettings
-from bookmarkai_ml.providers.whisper_local import LocalWhisperTranscriber
+from bookmarkai_ml.providers.whisper_local import GLOSSARY, LocalWhisperTranscriber
 
 #: (sentence, the jargon terms it contains)
 CLIPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -51,7 +52,14 @@ CLIPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
 )
 VOCABULARY = sorted({t for _, terms in CLIPS for t in terms} | {"Kubernetes", "Prometheus"})
-WAYS = ("none", "hotwords", "initial_prompt")
+#: way -> (how the vocabulary reaches faster-whisper, how it is framed)
+WAYS = {
+    "none": ("hotwords", "{}"),
+    "hotwords_bare": ("hotwords", "{}"),
+    "initial_prompt_bare": ("initial_prompt", "{}"),
+    "hotwords_glossary": ("hotwords", GLOSSARY),
+    "initial_prompt_glossary": ("initial_prompt", GLOSSARY),
+}
 
 
 def squash(text: str) -> str:
@@ -101,10 +109,12 @@ def main() -> None:
     parser.add_argument("--voices", default="en-us,en-gb")
     args = parser.parse_args()
     models = ModelSettings(whisper_model=args.model)
-    hot = LocalWhisperTranscriber(models, vocabulary_as="hotwords")
-    prompt = LocalWhisperTranscriber(models, vocabulary_as="initial_prompt")
-    hot.warm_up()  # one model, shared by both (``load_model`` caches)
-    whisper = {"none": hot, "hotwords": hot, "initial_prompt": prompt}
+    whisper = {
+        way: LocalWhisperTranscriber(models, vocabulary_as=how, vocabulary_frame=frame)
+        for way, (how, frame) in WAYS.items()
+    }
+    hot = whisper["none"]
+    hot.warm_up()  # one model, shared by every way (``load_model`` caches)
     totals = {w: {"terms": 0, "hits": 0, "insertions": 0, "seconds": 0.0, "wer": []} for w in WAYS}
     long_totals: dict[str, dict[str, float]] = {}
     misses: dict[str, list[str]] = {w: [] for w in WAYS}

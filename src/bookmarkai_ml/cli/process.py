@@ -146,6 +146,8 @@ def _summary_of(item: Item, views: list[jobs.JobView]) -> dict[str, Any]:
     if transcript and transcript.result:
         report["transcript"] = transcript.result.get("text", "")
         report["silent"] = transcript.result.get("silent", False)
+        report["language"] = transcript.result.get("language")
+        report["language_probability"] = transcript.result.get("language_probability")
     summary = by_task.get("summarize")
     if summary and summary.result:
         report["summary"] = summary.result.get("summary", "")
@@ -177,6 +179,10 @@ def _print(report: dict[str, Any]) -> None:
     if "transcript" in report:
         text = report["transcript"] or "(silent)"
         lines += ["", "[bold]Transcript[/]", text if len(text) < 1200 else text[:1200] + " …"]
+        if report.get("language"):
+            p = report.get("language_probability")
+            detected = f" (detected, p={p:.2f})" if p is not None else ""
+            lines += ["", f"[bold]Language[/] {report['language']}{detected}"]
     if "summary" in report:
         lines += ["", "[bold]Summary[/]", report["summary"]]
         lines += ["", "[bold]Tags[/] " + ", ".join(report.get("tags") or ["(none)"])]

@@ -46,6 +46,17 @@ PINNED: dict[str, Artifact] = {"base": pins.WHISPER_BASE, "tiny.en": pins.WHISPE
 
 VocabularyAs = Literal["hotwords", "initial_prompt"]
 
+#: How the vocabulary is framed for the decoder. Bare terms read to Whisper as speech
+#: it has already transcribed, and it skipped the words they name (measured: "The
+#: pgvector extension and the quorum queues both need tuning." came out as "Both need
+#: tuning."); framed as a glossary they are context instead (docs/transcription.md).
+GLOSSARY = "Glossary: {}."
+
+
+def decoder_hint(vocabulary: Sequence[str], frame: str = GLOSSARY) -> str | None:
+    """The vocabulary as one hint string for the decoder, or None without one."""
+    return frame.format(", ".join(vocabulary)) if vocabulary else None
+
 
 def model_dir(models: ModelSettings) -> tuple[Path, str]:
     """The model directory to load and the name results report for it.
@@ -86,10 +97,17 @@ class LocalWhisperTranscriber:
     price_per_minute_usd = Decimal(0)
     max_upload_bytes: int | None = None
 
-    def __init__(self, models: ModelSettings, *, vocabulary_as: VocabularyAs = "hotwords") -> None:
+    def __init__(
+        self,
+        models: ModelSettings,
+        *,
+        vocabulary_as: VocabularyAs = "hotwords",
+        vocabulary_frame: str = GLOSSARY,
+    ) -> None:
         """Verify (and if need be assemble) the model files; the model loads on first use.
 
-        ``vocabulary_as`` exists for ``bench/vocabulary.py``, which measures both ways.
+        ``vocabulary_as`` and ``vocabulary_frame`` exist for ``bench/vocabulary.py``, which
+        measures the alternatives.
 
         Raises:
             ArtifactMismatchError: a bundled file fails its sha256.
@@ -99,6 +117,7 @@ class LocalWhisperTranscriber:
         self.path = path
         self._path = str(path)
         self._vocabulary_as = vocabulary_as
+        self._vocabulary_frame = vocabulary_frame
         self._compute_type = models.whisper_compute_type
         self._threads = models.whisper_threads
         self._beam_size = models.whisper_beam_size
@@ -125,7 +144,7 @@ class LocalWhisperTranscriber:
         if not whisper.model.is_multilingual:
             language = "en"
         detect = language is None
-        hint = ", ".join(vocabulary) or None
+        hint = decoder_hint(vocabulary, self._vocabulary_frame)
         raw, info = whisper.transcribe(
             read_wav(audio),
             language=language,
