@@ -152,6 +152,8 @@ def _summary_of(item: Item, views: list[jobs.JobView]) -> dict[str, Any]:
     if summary and summary.result:
         report["summary"] = summary.result.get("summary", "")
         report["tags"] = summary.result.get("tags", [])
+        report["summary_method"] = summary.result.get("method")
+        report["too_short"] = summary.result.get("too_short", False)
     embedded = by_task.get("embed")
     if embedded and embedded.result:
         report["chunks_embedded"] = embedded.result.get("chunks", 0)
@@ -170,6 +172,17 @@ def _costs(sessions: SessionFactory, job_ids: list[UUID]) -> str:
     return f"{total:.6f}"
 
 
+def _summary_note(report: dict[str, Any]) -> str:
+    """How the summary was made and how much it compresses: "(extractive, 16 of 83 words)"."""
+    parts = [report.get("summary_method") or "?"]
+    words = len(report["summary"].split())
+    source = report.get("transcript")
+    parts.append(f"{words} of {len(source.split())} words" if source else f"{words} words")
+    if report.get("too_short"):
+        parts.append("too short to summarize: the lead sentence")
+    return "(" + ", ".join(parts) + ")"
+
+
 def _print(report: dict[str, Any]) -> None:
     lines = [f"share [bold]{report['share_id']}[/]"]
     for task, job in report["jobs"].items():
@@ -184,7 +197,7 @@ def _print(report: dict[str, Any]) -> None:
             detected = f" (detected, p={p:.2f})" if p is not None else ""
             lines += ["", f"[bold]Language[/] {report['language']}{detected}"]
     if "summary" in report:
-        lines += ["", "[bold]Summary[/]", report["summary"]]
+        lines += ["", f"[bold]Summary[/] {_summary_note(report)}", report["summary"]]
         lines += ["", "[bold]Tags[/] " + ", ".join(report.get("tags") or ["(none)"])]
     if "chunks_embedded" in report:
         lines += ["", f"[bold]Searchable chunks[/] {report['chunks_embedded']}"]
