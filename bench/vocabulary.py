@@ -30,7 +30,8 @@ import jiwer
 from _machine import machine
 
 from bookmarkai_ml.config import ModelSettings
-from bookmarkai_ml.providers.whisper_local import GLOSSARY, LocalWhisperTranscriber
+from bookmarkai_ml.domain.vocabulary import GLOSSARY
+from bookmarkai_ml.providers.whisper_local import LocalWhisperTranscriber
 
 #: (sentence, the jargon terms it contains)
 CLIPS: tuple[tuple[str, tuple[str, ...]], ...] = (

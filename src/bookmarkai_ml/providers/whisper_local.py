@@ -34,6 +34,7 @@ import numpy as np
 from bookmarkai_ml.config import ModelSettings
 from bookmarkai_ml.contracts import Segment, Word
 from bookmarkai_ml.domain.hallucination import join_text
+from bookmarkai_ml.domain.vocabulary import GLOSSARY, decoder_hint
 from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.ports import FloatArray, Transcript
 from bookmarkai_ml.providers import pins
@@ -45,17 +46,6 @@ _lock = threading.Lock()
 PINNED: dict[str, Artifact] = {"base": pins.WHISPER_BASE, "tiny.en": pins.WHISPER_TINY_EN}
 
 VocabularyAs = Literal["hotwords", "initial_prompt"]
-
-#: How the vocabulary is framed for the decoder. Bare terms read to Whisper as speech
-#: it has already transcribed, and it skipped the words they name (measured: "The
-#: pgvector extension and the quorum queues both need tuning." came out as "Both need
-#: tuning."); framed as a glossary they are context instead (docs/transcription.md).
-GLOSSARY = "Glossary: {}."
-
-
-def decoder_hint(vocabulary: Sequence[str], frame: str = GLOSSARY) -> str | None:
-    """The vocabulary as one hint string for the decoder, or None without one."""
-    return frame.format(", ".join(vocabulary)) if vocabulary else None
 
 
 def model_dir(models: ModelSettings) -> tuple[Path, str]:

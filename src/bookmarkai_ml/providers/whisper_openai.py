@@ -18,6 +18,7 @@ from typing import Any
 from bookmarkai_ml.config import ModelSettings
 from bookmarkai_ml.contracts import Segment, Word
 from bookmarkai_ml.domain.pricing import DEFAULT_TABLE, PriceTable
+from bookmarkai_ml.domain.vocabulary import decoder_hint
 from bookmarkai_ml.errors import ProviderUnavailableError
 from bookmarkai_ml.ports import Transcript
 from bookmarkai_ml.providers.openai_http import OpenAIHTTP
@@ -65,8 +66,9 @@ class OpenAIWhisperTranscriber:
     ) -> Transcript:
         """Upload one WAV chunk; segment times are relative to its start.
 
-        ``vocabulary`` goes as the ``prompt`` form field, the API's documented way to
-        spell names and jargon (it reports no language probability).
+        ``vocabulary`` goes as the ``prompt`` form field, framed as a glossary like the
+        local path's hotwords (``domain/vocabulary.py``): the API's documented way to
+        spell names and jargon. The API reports no language probability.
 
         Raises:
             ProviderRejectedError: the API refused the request (4xx).
@@ -78,7 +80,7 @@ class OpenAIWhisperTranscriber:
         if word_timestamps:
             data["timestamp_granularities[]"] = "word"
         if vocabulary:
-            data["prompt"] = ", ".join(vocabulary)
+            data["prompt"] = decoder_hint(vocabulary) or ""
         body = self._http.post_multipart(
             "/audio/transcriptions", data=data, files={"file": (audio.name, audio, "audio/wav")}
         )

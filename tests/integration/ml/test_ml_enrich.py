@@ -1,7 +1,7 @@
 """Enrich end to end, in process: media -> transcript -> summary + embeddings -> search.
 
 Each step is its own job chained through the outbox (``then``), run by the local
-broker path with the real job runtime, Whisper tiny.en, ffmpeg, the embedding model
+broker path with the real job runtime, Whisper base, ffmpeg, the embedding model
 and Postgres with pgvector.
 """
 

@@ -1,4 +1,4 @@
-"""TranscriptionService end to end on real media: real ffmpeg, the real tiny.en model.
+"""TranscriptionService end to end on real media: real ffmpeg, the real Whisper base model (the default).
 
 The handler is called directly with ``FakeJobContext``; the model is wrapped in a
 ``SpyTranscriber`` to prove when it did *not* run.
@@ -121,7 +121,7 @@ def test_espeak_speech_is_transcribed_within_the_wer_goal(
     result = transcript(outcome.result)
     assert wer(spoken_text, result.text) <= 0.35, result.text
     assert result.provider == "local"
-    assert result.model == "tiny.en"
+    assert result.model == "base"
     assert result.language == "en"
     assert not result.silent
     assert result.chunks == 1

@@ -104,3 +104,15 @@ def test_a_rejected_request_is_permanent(stub: OpenAIStub, speech_wav: Path) -> 
     with pytest.raises(ProviderRejectedError, match="Incorrect API key"):
         run(service_for(stub, max_upload_bytes=25 * 1024 * 1024), speech_wav)
     assert len(stub.requests) == 1
+
+
+def test_the_vocabulary_is_sent_as_the_prompt(stub: OpenAIStub, speech_wav: Path) -> None:
+    service = service_for(stub, max_upload_bytes=25 * 1024 * 1024)
+    result, _, _ = run(service, speech_wav, vocabulary=["pgvector", "Siobhan Okonkwo"])
+    assert stub.requests[0].fields["prompt"] == "Glossary: pgvector, Siobhan Okonkwo."
+    assert result.language_probability is None  # the API reports no detection score
+
+
+def test_no_vocabulary_sends_no_prompt(stub: OpenAIStub, speech_wav: Path) -> None:
+    run(service_for(stub, max_upload_bytes=25 * 1024 * 1024), speech_wav)
+    assert "prompt" not in stub.requests[0].fields
