@@ -2,9 +2,11 @@
 
     python bench/transcribe.py [--seconds 60] [--reps 4]
 
-Makes ~``--seconds`` of espeak-ng speech as AAC in an .m4a, loads tiny.en int8 once,
-then alternates a direct ``WhisperModel.transcribe`` call (same model, same
-decoding options, the file path as input) with the full task as a worker runs it:
+Makes ~``--seconds`` of espeak-ng speech as AAC in an .m4a, loads the default model
+(Whisper base multilingual, int8; ``--model tiny.en`` for the English-only one) once,
+then alternates a direct ``WhisperModel.transcribe`` call (same model, same decoding
+options, language detected as a job without one gets it, the file path as input)
+with the full task as a worker runs it:
 the real job runtime on an embedded Postgres started in a temporary directory (and
 stopped at the end): claim with a lease, probe, duration limit, budget reservation,
 ffmpeg extraction with silence detection and loudness normalisation, chunk planning,
@@ -37,7 +39,7 @@ import jiwer
 from _machine import machine, spread
 
 from bookmarkai_ml import bootstrap
-from bookmarkai_ml.config import MediaSettings, Settings
+from bookmarkai_ml.config import MediaSettings, ModelSettings, Settings
 from bookmarkai_ml.contracts import TaskType, TranscribeTask, TranscriptResult, encode_task
 from bookmarkai_ml.db import migrate
 from bookmarkai_ml.db.embedded import stop_embedded
@@ -101,12 +103,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--reps", type=int, default=4)
+    parser.add_argument("--model", choices=("base", "tiny.en"), default="base")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-transcribe-") as tmp:
         work = Path(tmp)
         settings = Settings(  # type: ignore[call-arg]
-            data_dir=work / "data", media=MediaSettings(allow_local_paths=True), _env_file=None
+            data_dir=work / "data",
+            media=MediaSettings(allow_local_paths=True),
+            models=ModelSettings(whisper_model=args.model),
+            _env_file=None,
         )
         try:
             run(settings, work, args.seconds, args.reps)
@@ -121,13 +127,13 @@ def run(settings: Settings, work: Path, seconds: float, reps: int) -> None:
     migrate.upgrade(db.engine)
     runtime = bootstrap.job_runtime(settings, db)
     transcriber = LocalWhisperTranscriber(models)
-    model = load_model(str(transcriber._path), models.whisper_compute_type, models.whisper_threads)
+    model = load_model(str(transcriber.path), models.whisper_compute_type, models.whisper_threads)
     runs = itertools.count()
 
     def direct() -> str:
         segments, _ = model.transcribe(
             str(audio),
-            language="en",
+            language=None,  # detected, as for a job that sets none
             beam_size=models.whisper_beam_size,
             vad_filter=models.whisper_vad,
             condition_on_previous_text=False,
@@ -179,6 +185,8 @@ def run(settings: Settings, work: Path, seconds: float, reps: int) -> None:
         "wer_task": round(wer(spoken, result.text), 4),
         "wer_direct": round(wer(spoken, direct_text), 4),
         "model": transcriber.model,
+        "language": result.language,
+        "language_probability": result.language_probability,
         "runtime": "JobRuntime + embedded Postgres",
         "compute_type": models.whisper_compute_type,
         "beam_size": models.whisper_beam_size,

