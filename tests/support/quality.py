@@ -109,7 +109,11 @@ _SCALES = ((10**9, "billion"), (10**6, "million"), (1000, "thousand"), (100, "hu
 _MONEY = re.compile(r"\$(\d[\d,]*(?:\.\d+)?)(\s+(?:thousand|million|billion))?")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 #: Spoken and written forms a transcriber may choose either way.
-_EXPANSIONS = {"dr": "doctor", "mr": "mister", "mrs": "missus", "ok": "okay", "%": "percent"}
+_EXPANSIONS = {
+    "dr": "doctor", "mr": "mister", "mrs": "missus", "ok": "okay", "%": "percent", "hz": "hertz",
+}  # fmt: skip
+#: A hyphen inside a word joins it ("start-up" = "startup"), except after a tens word.
+_JOINING_HYPHEN = re.compile(r"(?<=[^\W\d_])(?<!ty)-(?=[^\W\d_])")
 
 
 def spell(n: int) -> str:
@@ -137,14 +141,15 @@ def wer_normalise(text: str, language: str) -> str:
     """Text as WER compares it: lower case, no punctuation, English numbers spelled out.
 
     Applied to the reference and the transcript alike, so "40 million dollars" and
-    "$40 million", or "9" and "nine", count as the same words.
+    "$40 million", "9" and "nine", "120Hz" and "120 hertz", or "start-up" and
+    "startup" count as the same words.
     """
     text = text.lower().replace("\u2019", "'")
     text = _MONEY.sub(lambda m: f"{m.group(1)}{m.group(2) or ''} dollars", text)
     text = _THOUSANDS.sub("", text).replace("%", " % ")
     if language == "en":
         text = _NUMBER.sub(_spell_match, text)
-    text = _DASHES.sub(" ", text)
+    text = _DASHES.sub(" ", _JOINING_HYPHEN.sub("", text))
     tokens = re.findall(r"[^\W_]+(?:'[^\W_]+)*|%", text)
     return " ".join(_EXPANSIONS.get(t, t) for t in tokens)
 

@@ -128,3 +128,8 @@ def test_tag_rules() -> None:
     assert fragment("the broker", STOPWORDS)
     assert fragment("broker knows fails of", STOPWORDS)
     assert not fragment("quorum queues", STOPWORDS)
+
+
+def test_wer_normalise_joins_hyphenated_words_but_not_numbers() -> None:
+    assert wer_normalise("The start-up's e-mail", "en") == "the startup's email"
+    assert wer_normalise("twenty-four 120Hz", "en") == "twenty four one hundred twenty hertz"
