@@ -44,7 +44,9 @@ def prepare(
         missing = missing_packages(artifact)
         if missing:
             report.append({"model": artifact.name, "status": "skipped", "missing": missing})
-            console.print(f"{artifact.name}: skipped, not installed ({', '.join(missing)})")
+            console.print(
+                f"{artifact.name}: skipped, not installed ({', '.join(missing)})", soft_wrap=True
+            )
             continue
         started = time.perf_counter()
         try:
@@ -54,9 +56,9 @@ def prepare(
             raise typer.Exit(Exit.FAILED) from exc
         seconds = round(time.perf_counter() - started, 2)
         report.append({"model": artifact.name, "status": "verified", "path": str(home)})
+        files = f"{len(artifact.files)} file{'s' if len(artifact.files) > 1 else ''}"
         console.print(
-            f"{artifact.name}: [green]{len(artifact.files)} files verified[/] in {home} "
-            f"({seconds} s)"
+            f"{artifact.name}: [green]{files} verified[/] in {home} ({seconds} s)", soft_wrap=True
         )
     if onnx:
         report.append(_export_onnx(settings))
@@ -81,7 +83,9 @@ def _export_onnx(settings: Settings) -> dict[str, Any]:
     precision = getattr(embedder, "precision", "?")
     path = str(getattr(getattr(embedder, "exported", None), "path", ""))
     seconds = round(time.perf_counter() - started, 2)
-    console.print(f"{LOCAL_MODEL}: [green]ONNX {precision}[/] at {path} ({seconds} s)")
+    console.print(
+        f"{LOCAL_MODEL}: [green]ONNX {precision}[/] at {path} ({seconds} s)", soft_wrap=True
+    )
     return {"model": f"{LOCAL_MODEL} (onnx)", "status": "exported", "path": path}
 
 
