@@ -36,6 +36,7 @@ Last line: one JSON object with the figures.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import subprocess
@@ -394,7 +395,7 @@ def main() -> None:
                     heard.append(
                         timed(
                             f"asr {voice}@{speed}",
-                            lambda v=voice, s=speed: listen(transcriber, english, v, s, work),
+                            functools.partial(listen, transcriber, english, voice, speed, work),
                             seconds,
                         )
                     )
@@ -415,9 +416,14 @@ def main() -> None:
             for language, voice in VOICES.items():
                 foreign += timed(
                     f"asr {language}",
-                    lambda lang=language, v=voice: [
-                        listen(transcriber, [u], v, 150, work) for u in others if u.language == lang
-                    ],
+                    functools.partial(
+                        clips,
+                        transcriber,
+                        [u for u in others if u.language == language],
+                        voice,
+                        n,
+                        work,
+                    ),
                     seconds,
                 )
             figures["wer_multilingual"] = round(corpus_wer(foreign), 4)
