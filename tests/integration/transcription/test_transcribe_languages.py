@@ -80,7 +80,7 @@ def transcribe(
         message = TranscribeTask(
             share_id="lang",
             media_url=str(audio),
-            options=TranscribeOptions(**options),  # type: ignore[arg-type]
+            options=TranscribeOptions(**options),
         )
         result = service(message, FakeJobContext()).result
     assert isinstance(result, TranscriptResult)

@@ -10,7 +10,7 @@ import hashlib
 import importlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -132,3 +132,21 @@ def test_whisper_base_is_assembled_from_its_two_wheels_and_verified(tmp_path: Pa
     assert model_bin.stat().st_size == sum(
         p.locate().stat().st_size for p in pins.WHISPER_BASE.files[0].parts
     )
+
+
+@pytest.mark.parametrize("path", ["local", "onnx"])
+def test_a_mismatched_minilm_is_refused_before_torch_or_onnx_loads_it(
+    package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    from bookmarkai_ml.providers import embed_local, embed_onnx
+
+    monkeypatch.setattr(pins, "MINILM", artifact(config_sha=sha(b"another config")))
+    build: Callable[[], object] = {
+        "local": embed_local.SentenceTransformerEmbedder,
+        "onnx": lambda: embed_onnx.OnnxEmbedder(cache_dir=tmp_path / "onnx"),
+    }[path]
+    loads = embed_local.load_sentence_transformer.cache_info()
+    with pytest.raises(ArtifactMismatchError, match=r"config\.json"):
+        build()
+    assert embed_local.load_sentence_transformer.cache_info() == loads
+    assert not (tmp_path / "onnx").exists()  # no export was started
