@@ -1,4 +1,4 @@
-"""TranscriptionService end to end on real media: real ffmpeg, the real Whisper base model (the default).
+"""TranscriptionService end to end on real media: real ffmpeg, the real default Whisper base.
 
 The handler is called directly with ``FakeJobContext``; the model is wrapped in a
 ``SpyTranscriber`` to prove when it did *not* run.
