@@ -10,7 +10,7 @@ import hashlib
 import importlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -141,10 +141,12 @@ def test_a_mismatched_minilm_is_refused_before_torch_or_onnx_loads_it(
     from bookmarkai_ml.providers import embed_local, embed_onnx
 
     monkeypatch.setattr(pins, "MINILM", artifact(config_sha=sha(b"another config")))
-    build: Callable[[], object] = {
-        "local": embed_local.SentenceTransformerEmbedder,
-        "onnx": lambda: embed_onnx.OnnxEmbedder(cache_dir=tmp_path / "onnx"),
-    }[path]
+
+    def build() -> object:
+        if path == "local":
+            return embed_local.SentenceTransformerEmbedder()
+        return embed_onnx.OnnxEmbedder(cache_dir=tmp_path / "onnx")
+
     loads = embed_local.load_sentence_transformer.cache_info()
     with pytest.raises(ArtifactMismatchError, match=r"config\.json"):
         build()
