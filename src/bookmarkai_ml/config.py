@@ -147,7 +147,10 @@ class StorageSettings(BaseModel):
 class ModelSettings(BaseModel):
     """Model providers: local by default, OpenAI-compatible APIs when configured."""
 
-    summarizer: str = Field("extractive", description="extractive | openai | llamacpp.")
+    summarizer: str = Field(
+        "extractive",
+        description="extractive | openai | local_llm (`llm` extra; `llamacpp`: deprecated alias).",
+    )
     transcriber: str = Field("local", description="local | openai.")
     embedder: str = Field("onnx", description="onnx | local (torch) | openai | auto.")
     whisper_model: Literal["base", "tiny.en"] = Field(
@@ -177,7 +180,13 @@ class ModelSettings(BaseModel):
     openai_transcription_model: str = Field("whisper-1", description="API transcription model.")
     request_timeout_s: float = Field(60.0, description="HTTP timeout for provider calls.")
     request_max_attempts: int = Field(4, description="Attempts on 429/5xx, honouring Retry-After.")
-    gguf_path: Path | None = Field(None, description="GGUF file for llamacpp; unset = SmolLM2.")
+    gguf_path: Path | None = Field(
+        None, description="Your own GGUF for local_llm (not pinned); unset = bundled Qwen2.5 1.5B."
+    )
+    gguf_threads: int = Field(0, description="CPU threads for local_llm; 0 = all cores.")
+    gguf_context_tokens: int = Field(4096, description="local_llm context window in tokens.")
+    gguf_chunk_tokens: int = Field(1500, description="local_llm map-reduce: tokens per map chunk.")
+    gguf_max_output_tokens: int = Field(400, description="local_llm: most tokens per answer.")
     embedding_threads: int = Field(0, description="CPU threads for local embeddings; 0 = all.")
     onnx_quantize: bool = Field(True, description="onnx: int8 weights where cosine >= 0.99 holds.")
     chunk_max_tokens: int = Field(200, description="Embedding chunk size in model tokens.")
@@ -185,6 +194,19 @@ class ModelSettings(BaseModel):
     summary_chunk_tokens: int = Field(3000, description="Chat map-reduce: tokens per map chunk.")
     summary_max_output_tokens: int = Field(600, description="Chat summaries: max_tokens asked.")
     search_ef_search: int = Field(100, description="HNSW candidate list per search (recall).")
+
+    @field_validator("summarizer")
+    @classmethod
+    def _summarizer_alias(cls, value: str) -> str:
+        """``llamacpp`` (the previous release's local summarizer) now means ``local_llm``."""
+        if value != "llamacpp":
+            return value
+        warnings.warn(
+            f"{env_name('models', 'summarizer')}=llamacpp is deprecated; use local_llm",
+            SettingDeprecationWarning,
+            stacklevel=2,
+        )
+        return "local_llm"
 
 
 class BudgetSettings(BaseModel):

@@ -3,13 +3,14 @@
 The model-selection half of the composition root: ``bootstrap`` calls these and
 hands the built ports to the services; nothing else imports this module. Adapters
 are cached per process and settings, so each model loads once (docs/models.md).
-Heavy libraries (torch, onnxruntime, faster-whisper, llama.cpp) are imported inside
+Heavy libraries (torch, onnxruntime, faster-whisper, gpt4all) are imported inside
 the branch that needs them: a process that never runs a task never loads its model.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +23,7 @@ from bookmarkai_ml.domain.model_selection import (
     choose_embedder,
 )
 from bookmarkai_ml.domain.pricing import PriceTable
-from bookmarkai_ml.errors import ConfigurationError
+from bookmarkai_ml.errors import ArtifactMismatchError, ConfigurationError
 from bookmarkai_ml.ports import Embedder, Summarizer, Transcriber
 from bookmarkai_ml.providers.openai_http import OpenAIHTTP
 
@@ -178,14 +179,26 @@ def build_tagger(settings: Settings) -> Tagger:
     return tagger
 
 
+LLM_INSTALL_HINT = "the local LLM comes with the llm extra: make install EXTRAS=llm"
+
+#: Summarizer names of the previous release, still accepted (a task's ``options.provider``).
+SUMMARIZER_ALIASES = {"llamacpp": "local_llm"}
+
+
 def build_summarizer(settings: Settings, name: str | None = None) -> Summarizer:
     """The summarizer called ``name`` (default ``settings.models.summarizer``).
 
+    The LLM summarizers fall back to the extractive one, and take their tags from the
+    tagger when the model's fail validation (``providers.llm_summary``).
+
     Raises:
-        ConfigurationError: an unknown name, or the llama.cpp extra is missing.
+        ConfigurationError: an unknown name, or the ``llm`` extra is missing.
+        ArtifactMismatchError: the bundled GGUF (or one of its parts) fails its sha256.
     """
     m = settings.models
     kind = name or m.summarizer
+    kind = SUMMARIZER_ALIASES.get(kind, kind)
+    key: tuple[object, ...] = ("summarizer", kind, m.embedder, onnx_cache_dir(settings))
     if kind == "extractive":
         from bookmarkai_ml.providers.summarize_extractive import ExtractiveSummarizer
 
@@ -195,23 +208,60 @@ def build_summarizer(settings: Settings, name: str | None = None) -> Summarizer:
     elif kind == "openai":
         from bookmarkai_ml.providers.summarize_openai import OpenAIChatSummarizer
 
+        key += (m.chat_model, m.openai_base_url, m.openai_api_key)
+        key += (m.summary_chunk_tokens, m.summary_max_output_tokens)
         build = functools.partial(
             OpenAIChatSummarizer,
             http=_http(m),
             model=m.chat_model,
+            fallback=build_summarizer(settings, "extractive"),
+            tagger=build_tagger(settings).tags,
             chunk_tokens=m.summary_chunk_tokens,
             max_output_tokens=m.summary_max_output_tokens,
         )
-    elif kind == "llamacpp":
-        from bookmarkai_ml.providers.summarize_llamacpp import LlamaCppSummarizer
+    elif kind == "local_llm":
+        from bookmarkai_ml.providers.summarize_gguf import GGUFSummarizer
 
-        build = functools.partial(LlamaCppSummarizer, gguf_path=m.gguf_path)
+        key += (m.gguf_path, m.artifacts_dir, m.gguf_threads, m.gguf_context_tokens)
+        key += (m.gguf_chunk_tokens, m.gguf_max_output_tokens)
+
+        def local_llm() -> object:  # deferred: assembling and hashing 1.1 GB happen once
+            return GGUFSummarizer(
+                gguf_path=gguf_file(settings),
+                fallback=build_summarizer(settings, "extractive"),
+                tagger=build_tagger(settings).tags,
+                threads=m.gguf_threads or os.cpu_count() or 1,
+                context_tokens=m.gguf_context_tokens,
+                window_tokens=m.gguf_chunk_tokens,
+                max_output_tokens=m.gguf_max_output_tokens,
+            )
+
+        build = local_llm
     else:
-        raise ConfigurationError(f"unknown summarizer {kind!r}: extractive | openai | llamacpp")
-    key = ("summarizer", kind, m.chat_model, m.openai_base_url, m.openai_api_key, m.gguf_path)
-    summarizer = _cached((*key, m.embedder, onnx_cache_dir(settings)), build)
+        raise ConfigurationError(f"unknown summarizer {kind!r}: extractive | openai | local_llm")
+    summarizer = _cached(key, build)
     assert isinstance(summarizer, Summarizer)
     return summarizer
+
+
+def gguf_file(settings: Settings) -> Path:
+    """The local LLM's GGUF: the user's own file, or the bundled one assembled and verified.
+
+    Raises:
+        ConfigurationError: the ``llm`` extra (its model packages) is not installed.
+        ArtifactMismatchError: a part or the assembled file fails its sha256.
+    """
+    m = settings.models
+    if m.gguf_path is not None:
+        return m.gguf_path
+    from bookmarkai_ml.providers import artifacts, pins
+
+    try:
+        return artifacts.materialize(pins.QWEN, m.artifacts_dir) / pins.QWEN_GGUF_NAME
+    except ArtifactMismatchError:
+        raise
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{exc}; {LLM_INSTALL_HINT}") from exc
 
 
 def transcribers(settings: Settings, prices: PriceTable) -> dict[str, TranscriberFactory]:

@@ -5,7 +5,8 @@ Pure and I/O-free, so budgets, services and the API share one source of prices
 Amounts are ``Decimal`` rounded *up* to 1e-8 USD (the ledger's ``numeric(14, 8)``),
 so an estimate never undercharges a budget.
 
-Local providers (``local``, ``onnx``, ``extractive``, ``llamacpp``) cost $0.
+Local providers (``local``, ``onnx``, ``extractive``, ``local_llm``; ``llamacpp`` for
+rows from the previous release) cost $0.
 A chat model missing from the table is priced at a configurable default that errs
 high (gpt-4o's price), because an OpenAI-compatible endpoint may serve anything.
 """
@@ -22,7 +23,9 @@ if TYPE_CHECKING:
     from bookmarkai_ml.config import BudgetSettings
 
 #: Providers that run on our own CPU: no per-call price.
-LOCAL_PROVIDERS: frozenset[str] = frozenset({"local", "onnx", "extractive", "llamacpp"})
+LOCAL_PROVIDERS: frozenset[str] = frozenset(
+    {"local", "onnx", "extractive", "local_llm", "llamacpp"}
+)
 
 _MILLION = Decimal(1_000_000)
 _QUANTUM = Decimal("0.00000001")

@@ -1,4 +1,8 @@
-"""Summaries: the extractive default on the real model, and the chat summarizer over HTTP."""
+"""Summaries: the extractive default on the real model, and the chat summarizer over HTTP.
+
+The chat path runs the shared LLM recipe (providers/llm_summary.py) against the stub:
+scripted unfaithful answers show the guard's retry and the extractive fallback.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +20,10 @@ from bookmarkai_ml.contracts import SummarizeOptions, SummarizeTask, TaskType
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.domain.pricing import token_cost
 from bookmarkai_ml.domain.text import split_sentences, word_count
-from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.providers.embed_onnx import OnnxEmbedder
 from bookmarkai_ml.providers.openai_http import OpenAIHTTP, RetryPolicy
 from bookmarkai_ml.providers.pos import SpacyPosTagger
 from bookmarkai_ml.providers.summarize_extractive import ExtractiveSummarizer
-from bookmarkai_ml.providers.summarize_llamacpp import LlamaCppSummarizer
 from bookmarkai_ml.providers.summarize_openai import OpenAIChatSummarizer
 from bookmarkai_ml.providers.tagger import Tagger
 from bookmarkai_ml.services import jobs
@@ -78,9 +80,33 @@ def client(stub: MLStub, slept: list[float]) -> OpenAIHTTP:
     )
 
 
-def test_chat_map_reduce_on_long_input(stub: MLStub) -> None:
+def chat_summarizer(
+    http: OpenAIHTTP, extractive: ExtractiveSummarizer, **kwargs: Any
+) -> OpenAIChatSummarizer:
+    return OpenAIChatSummarizer(
+        http=http,
+        model="gpt-4o-mini",
+        fallback=extractive,
+        tagger=extractive.tagger.tags,
+        **kwargs,
+    )
+
+
+#: Three sentences with a number and a name the guard can check.
+POST = (
+    "The Baltic Tidal Array now supplies 400,000 homes in Estonia. Its turbines sit in the "
+    "strait between Saaremaa and Muhu. It cost 1.9 billion euros."
+)
+
+
+def chat_json(summary: str) -> dict[str, Any]:
+    content = json.dumps({"summary": summary, "key_points": [], "tags": ["tidal power"]})
+    return chat_body(content, 50, 12)
+
+
+def test_chat_map_reduce_on_long_input(stub: MLStub, extractive: ExtractiveSummarizer) -> None:
     with client(stub, []) as http:
-        summarizer = OpenAIChatSummarizer(http=http, model="gpt-4o-mini", chunk_tokens=400)
+        summarizer = chat_summarizer(http, extractive, chunk_tokens=400)
         out = summarizer.summarize(ARTICLE, SummarizeOptions(target_words=80))
     calls = stub.chat_requests()
     assert len(calls) >= 5, "several map calls and one reduce call"
@@ -88,24 +114,59 @@ def test_chat_map_reduce_on_long_input(stub: MLStub) -> None:
     assert "Part 1:" in reduce_prompt
     assert reduce_prompt.count("Part ") >= len(calls) - 1
     assert out.summary
-    assert out.tags == ["stub", "test"]
+    assert out.method == "llm"
+    assert "stub" not in out.tags, "the stub's tags are not in the text: the tagger's instead"
+    assert 3 <= len(out.tags) <= 8
     reported_in = sum(len(c["messages"][-1]["content"].split()) + 20 for c in calls)
     assert out.input_tokens == reported_in
     estimate = summarizer.estimate_cost_usd(ARTICLE, SummarizeOptions(target_words=80))
     assert estimate >= token_cost("openai", "gpt-4o-mini", out.input_tokens, out.output_tokens)
 
 
-def test_chat_honours_retry_after_and_survives_malformed_json(stub: MLStub) -> None:
+def test_chat_honours_retry_after_and_retries_malformed_json(
+    stub: MLStub, extractive: ExtractiveSummarizer
+) -> None:
     slept: list[float] = []
     stub.script.append(StubResponse(429, {"error": {"message": "slow down"}}, {"Retry-After": "2"}))
     broken = 'Sure! {"summary": "Tidal power reaches Estonia", "key_points": ['
     stub.script.append(StubResponse(200, chat_body(broken, 50, 12)))
     with client(stub, slept) as http:
-        summarizer = OpenAIChatSummarizer(http=http, model="gpt-4o-mini")
-        out = summarizer.summarize("A short post about tidal power in Estonia.", SummarizeOptions())
+        out = chat_summarizer(http, extractive).summarize(POST, SummarizeOptions())
     assert slept == [2.0]
-    assert "Tidal power reaches Estonia" in out.summary
-    assert (out.input_tokens, out.output_tokens) == (50, 12)
+    calls = stub.chat_requests()
+    assert len(calls) == 3, "the 429, the broken answer, and the stricter retry"
+    assert "not the JSON object" in calls[-1]["messages"][-1]["content"]
+    assert out.method == "llm"
+    assert out.input_tokens == 50 + len(calls[-1]["messages"][-1]["content"].split()) + 20
+
+
+def test_chat_unfaithful_then_faithful_answer_is_an_llm_summary(
+    stub: MLStub, extractive: ExtractiveSummarizer
+) -> None:
+    stub.script.append(StubResponse(200, chat_json("A tidal array powers 500,000 homes.")))
+    stub.script.append(StubResponse(200, chat_json("A tidal array powers 400,000 homes.")))
+    with client(stub, []) as http:
+        out = chat_summarizer(http, extractive).summarize(POST, SummarizeOptions())
+    calls = stub.chat_requests()
+    assert len(calls) == 2
+    assert '"500,000"' in calls[1]["messages"][-1]["content"]
+    assert calls[1]["messages"][0] == calls[0]["messages"][0], "the same system prompt"
+    assert (out.method, out.summary) == ("llm", "A tidal array powers 400,000 homes.")
+    assert (out.input_tokens, out.output_tokens) == (100, 24)
+
+
+def test_chat_two_unfaithful_answers_fall_back_to_extractive(
+    stub: MLStub, extractive: ExtractiveSummarizer
+) -> None:
+    stub.script.append(StubResponse(200, chat_json("The array by Siemens serves 400,000 homes.")))
+    stub.script.append(StubResponse(200, chat_json("An array by Siemens powers 400,000 homes.")))
+    with client(stub, []) as http:
+        out = chat_summarizer(http, extractive).summarize(POST, SummarizeOptions())
+    assert len(stub.chat_requests()) == 2
+    assert out.method == "llm_fallback"
+    assert "Siemens" not in out.summary
+    assert out.summary == extractive.summarize(POST, SummarizeOptions()).summary
+    assert (out.input_tokens, out.output_tokens) == (100, 24), "the failed calls were paid for"
 
 
 def test_chat_summary_job_writes_cost_rows_from_reported_usage(
@@ -135,13 +196,3 @@ def test_chat_summary_job_writes_cost_rows_from_reported_usage(
     expected = token_cost("openai", "gpt-4o-mini", cost.input_tokens, cost.output_tokens)
     assert Decimal(cost.usd) == expected
     assert (cost.provider, cost.model) == ("openai", "gpt-4o-mini")
-
-
-def test_llamacpp_without_the_extra_says_how_to_install_it() -> None:
-    try:
-        import llama_cpp  # noqa: F401
-    except ImportError:
-        with pytest.raises(ConfigurationError, match=r"bookmarkai-ml\[llamacpp\]"):
-            LlamaCppSummarizer()
-    else:
-        pytest.skip("the llamacpp extra is installed here")

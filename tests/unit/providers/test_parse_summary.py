@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bookmarkai_ml.providers.summarize_openai import parse_summary
+from bookmarkai_ml.providers.llm_summary import parse_summary
 
 
 def test_clean_json() -> None:
@@ -32,3 +32,10 @@ def test_summary_given_as_a_list_becomes_bullets() -> None:
     summary, _, _, ok = parse_summary('{"summary": ["one", "two"]}')
     assert ok
     assert summary == "- one\n- two"
+
+
+def test_an_answer_cut_off_after_the_summary_keeps_the_summary() -> None:
+    summary, points, tags, ok = parse_summary(
+        '{"summary": "A \\"quoted\\" one.", "key_points": ["a", "b'
+    )
+    assert (summary, points, tags, ok) == ('A "quoted" one.', [], [], True)
