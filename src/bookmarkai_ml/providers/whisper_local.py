@@ -8,8 +8,9 @@ CTranslate2 directory (``models.whisper_model_path``, not pinned). It is loaded 
 disk only (``local_files_only``), once per process and shared (``load_model`` caches).
 
 Language: a job that sets none gets it detected (with its probability); English-only
-models always run as "en". Vocabulary (names, jargon) goes to the decoder as
-``hotwords``, which faster-whisper puts before every 30 s window; ``initial_prompt``
+models always run as "en". Vocabulary (names, jargon) goes to the decoder framed as a
+glossary (``domain/vocabulary.py``) as ``hotwords``, which faster-whisper puts before
+every 30 s window; ``initial_prompt``
 would reach only the first window once ``condition_on_previous_text`` is off, and
 measured worse (docs/transcription.md, "Vocabulary").
 Hallucination guards (docs/transcription.md, "Transcribers"): Silero VAD (bundled with
@@ -103,9 +104,7 @@ class LocalWhisperTranscriber:
             ArtifactMismatchError: a bundled file fails its sha256.
             ConfigurationError: a package that ships the model is not installed.
         """
-        path, self.model = model_dir(models)
-        self.path = path
-        self._path = str(path)
+        self.path, self.model = model_dir(models)
         self._vocabulary_as = vocabulary_as
         self._vocabulary_frame = vocabulary_frame
         self._compute_type = models.whisper_compute_type
@@ -119,7 +118,7 @@ class LocalWhisperTranscriber:
 
     def _whisper(self) -> Any:
         with _lock:
-            return load_model(self._path, self._compute_type, self._threads)
+            return load_model(str(self.path), self._compute_type, self._threads)
 
     def transcribe(
         self,
