@@ -14,9 +14,9 @@ stop the job before anything is spent:
    detected on the first chunk with speech, and the later chunks are decoded in it.
 
 The lease is extended (``ctx.heartbeat()``) after the download, after extraction
-and between chunks: each of those steps can take minutes, and one 10-minute chunk
-of Whisper base on 2 cores (about 50 s at 12x real time) stays under the default
-120 s lease.
+and between chunks: each of those steps can take minutes. One 10-minute chunk of
+Whisper base takes about 50 s on 2 idle cores (12x real time), more on a busy machine;
+the worker's side thread (``workers.context.KeepLeased``) keeps the lease meanwhile.
 
 The job runtime writes the result and the cost row and settles the reservation;
 this handler only returns them (``TaskOutcome``).
