@@ -104,7 +104,7 @@ def summarizer(settings: Settings, name: str | None = None) -> Summarizer:
     """The summarizer called ``name`` (default ``settings.models.summarizer``), cached.
 
     Raises:
-        ConfigurationError: an unknown name, or the llama.cpp extra is missing.
+        ConfigurationError: an unknown name, or the llm extra is missing.
     """
     return models.build_summarizer(settings, name)
 

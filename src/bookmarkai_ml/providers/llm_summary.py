@@ -65,7 +65,7 @@ SYSTEM = (
     '{"summary": string, "key_points": [string], "tags": [string]}.'
 )
 _STYLE = {
-    "brief": "a short summary in plain prose, 2 to 4 sentences",
+    "brief": "a short summary in plain prose, 2 or 3 sentences",
     "detailed": "a detailed summary in plain prose",
     "bullets": "a summary as short bullet points, one per line, each starting with '- '",
 }

@@ -47,7 +47,7 @@ def local_llm(tmp_path_factory: pytest.TempPathFactory, onnx_cache: Path) -> Sum
         data_dir=tmp_path_factory.mktemp("llm"),
         models={"embedder": "onnx", "onnx_cache_dir": onnx_cache, "summarizer": "local_llm"},
     )
-    return bootstrap.build_summarizer(settings)
+    return bootstrap.summarizer(settings)
 
 
 def _check(text: str, summary: str, tags: list[str]) -> None:
