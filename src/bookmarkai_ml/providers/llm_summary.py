@@ -2,8 +2,9 @@
 
 One recipe, so both LLM paths behave alike (docs/models.md, "LLM summaries"):
 
-1. input of two sentences or fewer is not worth a model call: the fallback
-   (extractive) summarizer answers it, with ``too_short``;
+1. input of two sentences or fewer (spoken run-ons cut into clauses first, as the
+   extractive summarizer counts them) is not worth a model call: the fallback
+   summarizer answers it, with ``too_short``;
 2. the prompt asks for JSON ``{summary, key_points, tags}`` written in the model's own
    words, within ``word_limit`` (the requested length, and at most a third of the
    source's words);
@@ -35,6 +36,7 @@ from bookmarkai_ml.domain.chunking import ChunkPolicy, chunk_text
 from bookmarkai_ml.domain.faithfulness import unsupported
 from bookmarkai_ml.domain.text import split_sentences, truncate_words, word_count, words
 from bookmarkai_ml.ports import Summarizer, Summary
+from bookmarkai_ml.providers.summarize_extractive import units
 from bookmarkai_ml.providers.tokens import count_tokens
 
 
@@ -257,7 +259,7 @@ class LLMSummaries:
         Raises:
             whatever ``complete`` raises (an API provider's errors).
         """
-        if len(split_sentences(text)) <= 2:
+        if len(units(text)) <= 2:  # the extractive summarizer's own rule, run-ons cut first
             return self.fallback.summarize(text, options)
         usage = [0, 0]
         limit = word_limit(text, options)
