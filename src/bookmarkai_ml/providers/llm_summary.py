@@ -26,6 +26,7 @@ model's text and token usage; the model library stays in its adapter module.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -38,6 +39,8 @@ from bookmarkai_ml.domain.text import split_sentences, truncate_words, word_coun
 from bookmarkai_ml.ports import Summarizer, Summary
 from bookmarkai_ml.providers.summarize_extractive import units
 from bookmarkai_ml.providers.tokens import count_tokens
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,8 +269,10 @@ class LLMSummaries:
         ask = self._ask(text, options, limit, usage)
         verdict = check(self._call(ask, usage), text, limit)
         if isinstance(verdict, Problem):
+            log.info("LLM summary rejected (%s); retrying once", verdict.reason)
             verdict = check(self._call(f"{ask}\n\n{verdict.correction}", usage), text, limit)
         if isinstance(verdict, Problem):
+            log.warning("LLM summary rejected twice (%s); extractive fallback", verdict.reason)
             fallen = self.fallback.summarize(text, options)
             return replace(
                 fallen,
