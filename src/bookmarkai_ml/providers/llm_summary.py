@@ -220,7 +220,7 @@ def check(content: str, source: str, limit: int) -> Draft | Problem:
     if invented:
         listed = ", ".join(f'"{t}"' for t in invented)
         return Problem(
-            "unsupported",
+            f"unsupported {listed}",
             f"Your previous summary used {listed}, which the text does not contain. Write it "
             "again using only facts the text states. Copy every number and name exactly as "
             "the text writes it, or leave it out.",
