@@ -9,10 +9,11 @@ extractive summarizer; ``bench/quality.py`` counts what it finds per summary.
 
 Rules, chosen so a faithful paraphrase passes:
 - a number passes when its value appears in the source (``1,500`` = ``1500``,
-  ``25%`` = ``25 percent``), or as a spelled-out number ("three" = ``3``) either way;
+  ``25%`` = ``25 percent``), or as a spelled-out number ("three" = ``3``, "five and a
+  half" = ``5.5``);
 - a name is a capitalised word that does not start a sentence; it passes when the
   source contains it in any case, or as part of a longer word ("Kubernetes'");
-- sentence-initial words, and small words such as "I", are not names.
+- sentence-initial words, "I", and unit abbreviations ("GB", "km", "PM") are not names.
 """
 
 from __future__ import annotations
@@ -31,8 +32,12 @@ _SPELLED = {
     "half": "0.5", "dozen": "12", "once": "1", "twice": "2",
 }  # fmt: skip
 
-#: Capitalised words that are not names even mid-sentence.
-_NOT_NAMES = frozenset({"i", "i'm", "i've", "i'd", "i'll", "ok", "okay"})
+#: Capitalised words that are not names even mid-sentence: "I", and unit abbreviations
+#: that a faithful summary may write for a spelled-out unit ("8 GB" for "8 gigabytes").
+_NOT_NAMES = frozenset(
+    ["i", "i'm", "i've", "i'd", "i'll", "ok", "okay", "am", "pm", "kb", "mb", "gb", "tb", "km", "kg", "cm", "mm", "ghz", "mhz", "kw", "kwh", "mph", "usd", "eur"]
+)
+_AND_A_HALF = re.compile(r"\b(\d+|[a-z]+) and a half\b", re.IGNORECASE)
 
 
 def _canonical_number(token: str) -> str:
@@ -46,6 +51,10 @@ def numbers(text: str) -> set[str]:
     """The numeric values in ``text``, written as digits or as common number words."""
     found = {_canonical_number(m.group()) for m in _NUMBER.finditer(text)}
     found |= {_SPELLED[w.lower()] for w in _WORD.findall(text) if w.lower() in _SPELLED}
+    for match in _AND_A_HALF.finditer(text):  # "five and a half" = 5.5
+        whole = _SPELLED.get(match.group(1).lower(), match.group(1))
+        if whole.isdigit():
+            found.add(f"{int(whole)}.5")
     return found
 
 

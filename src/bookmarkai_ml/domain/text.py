@@ -9,6 +9,7 @@ posts separate their thoughts.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 #: Abbreviations after which a period does not end a sentence (lower case, no dot).
@@ -222,3 +223,35 @@ def _tidy(tokens: list[str]) -> str:
     text = " ".join(tokens).rstrip(",;")
     text = text[:1].upper() + text[1:]
     return text if text.endswith((".", "!", "?", "\u2026")) else text + "."
+
+
+#: Sentences longer than this are cut at clause breaks (spoken style runs on).
+RUN_ON_WORDS = 40
+
+#: Characters that close a sentence.
+CLOSERS = (".", "!", "?", '"', "'", ")", "\u201d", "\u2019", "\u2026", ":")
+
+
+def is_heading(sentence: str) -> bool:
+    """A title or section heading: no closing punctuation, and short or in Title Case."""
+    if sentence.rstrip().endswith(CLOSERS):
+        return False
+    tokens = sentence.split()
+    capitalised = sum(1 for t in tokens if t[:1].isupper())
+    return len(tokens) < 12 or (len(tokens) <= 20 and capitalised >= 0.6 * len(tokens))
+
+
+def closed(sentence: str) -> str:
+    """``sentence`` ending in punctuation, so joined picks read as separate sentences."""
+    return sentence if sentence.endswith(CLOSERS) else sentence + "."
+
+
+def summary_units(text: str) -> list[str]:
+    """The sentences a summary picks from: headings dropped, run-ons cut into clauses."""
+    every = [s for line in text.splitlines() for s in split_sentences(line)]
+    sentences = [closed(s) for s in every if not is_heading(s)] or every
+    return list(
+        itertools.chain.from_iterable(
+            split_clauses(s) if word_count(s) > RUN_ON_WORDS else [s] for s in sentences
+        )
+    )

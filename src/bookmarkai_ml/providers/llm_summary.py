@@ -35,9 +35,14 @@ from typing import Any
 from bookmarkai_ml.contracts import SummarizeOptions
 from bookmarkai_ml.domain.chunking import ChunkPolicy, chunk_text
 from bookmarkai_ml.domain.faithfulness import unsupported
-from bookmarkai_ml.domain.text import split_sentences, truncate_words, word_count, words
+from bookmarkai_ml.domain.text import (
+    split_sentences,
+    summary_units,
+    truncate_words,
+    word_count,
+    words,
+)
 from bookmarkai_ml.ports import Summarizer, Summary
-from bookmarkai_ml.providers.summarize_extractive import units
 from bookmarkai_ml.providers.tokens import count_tokens
 
 log = logging.getLogger(__name__)
@@ -262,7 +267,7 @@ class LLMSummaries:
         Raises:
             whatever ``complete`` raises (an API provider's errors).
         """
-        if len(units(text)) <= 2:  # the extractive summarizer's own rule, run-ons cut first
+        if len(summary_units(text)) <= 2:  # the extractive summarizer's own rule, run-ons cut first
             return self.fallback.summarize(text, options)
         usage = [0, 0]
         limit = word_limit(text, options)

@@ -28,7 +28,7 @@ import numpy as np
 from bookmarkai_ml.contracts import SummarizeOptions
 from bookmarkai_ml.domain.keyphrases import is_boilerplate_sentence
 from bookmarkai_ml.domain.mmr import mmr_order
-from bookmarkai_ml.domain.text import split_clauses, split_sentences, truncate_words, word_count
+from bookmarkai_ml.domain.text import summary_units, truncate_words, word_count
 from bookmarkai_ml.ports import Embedder, FloatArray, Summary
 from bookmarkai_ml.providers.tagger import Tagger
 
@@ -36,8 +36,6 @@ STYLE_FACTOR = {"brief": 1.0, "detailed": 2.0, "bullets": 1.0}
 #: The largest share of the source's words a summary may have.
 MAX_RATIO = 1 / 3
 DUPLICATE_COSINE = 0.92
-#: Sentences longer than this are cut at clause breaks (spoken style runs on).
-RUN_ON_WORDS = 40
 
 #: Openers that lean on the previous sentence; quoted out of context they read badly.
 _LEANING = re.compile(
@@ -45,27 +43,12 @@ _LEANING = re.compile(
     r"instead|still|also|then|there|here|which|such|yet|thus|meanwhile|as a result|because)\b",
     re.IGNORECASE,
 )
-_CLOSERS = (".", "!", "?", '"', "'", ")", "\u201d", "\u2019", "\u2026", ":")
 
 
 def _dangling(sentence: str) -> bool:
     """Whether a sentence needs its neighbours: a leaning opener or a half quotation."""
     quotes = sentence.count('"') + sentence.count("\u201c") + sentence.count("\u201d")
     return bool(_LEANING.match(sentence)) or quotes % 2 == 1
-
-
-def _heading(sentence: str) -> bool:
-    """A title or section heading: no closing punctuation, and short or in Title Case."""
-    if sentence.rstrip().endswith(_CLOSERS):
-        return False
-    tokens = sentence.split()
-    capitalised = sum(1 for t in tokens if t[:1].isupper())
-    return len(tokens) < 12 or (len(tokens) <= 20 and capitalised >= 0.6 * len(tokens))
-
-
-def _closed(sentence: str) -> str:
-    """``sentence`` ending in punctuation, so joined picks read as separate sentences."""
-    return sentence if sentence.endswith(_CLOSERS) else sentence + "."
 
 
 _NUMBER = re.compile(
@@ -80,17 +63,6 @@ def _information(sentence: str) -> float:
     """How much checkable detail a sentence carries: numbers and mid-sentence names, 0..1."""
     details = len(_NUMBER.findall(sentence)) + len(_NAME.findall(sentence))
     return min(1.0, details / 3)
-
-
-def units(text: str) -> list[str]:
-    """The sentences a summary picks from: headings dropped, run-ons cut into clauses."""
-    every = [s for line in text.splitlines() for s in split_sentences(line)]
-    sentences = [_closed(s) for s in every if not _heading(s)] or every
-    return list(
-        itertools.chain.from_iterable(
-            split_clauses(s) if word_count(s) > RUN_ON_WORDS else [s] for s in sentences
-        )
-    )
 
 
 def budget(text: str, options: SummarizeOptions) -> int:
@@ -127,7 +99,7 @@ class ExtractiveSummarizer:
 
     def summarize(self, text: str, options: SummarizeOptions) -> Summary:
         """A summary within ``budget``, up to 5 key points and the tagger's tags."""
-        sentences = units(text)
+        sentences = summary_units(text)
         if not sentences:
             return Summary(summary="", key_points=[], tags=[])
         if len(sentences) > self.max_sentences:

@@ -29,3 +29,13 @@ def test_numbers_match_by_value() -> None:
 
 def test_names_are_mid_sentence_capitalised_words_once_each() -> None:
     assert names("Yesterday Maria met Bob. Then Bob left; I stayed.") == ["Maria", "Bob"]
+
+
+def test_halves_and_unit_abbreviations_are_faithful_conversions() -> None:
+    source = (
+        "Most adults need seven and a half hours; the phone has 8 gigabytes and sleeps at 10 pm."
+    )
+    assert (
+        unsupported("Adults need 7.5 hours; the phone has 8 GB and sleeps at 10 PM.", source) == []
+    )
+    assert unsupported("Adults need 6.5 hours.", source) == ["6.5"]

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bookmarkai_ml.contracts import SummarizeOptions
-from bookmarkai_ml.domain.text import split_sentences, word_count
+from bookmarkai_ml.domain.text import split_sentences, summary_units, word_count
 from bookmarkai_ml.fakes import FakeEmbedder
 from bookmarkai_ml.providers.pos import SpacyPosTagger
-from bookmarkai_ml.providers.summarize_extractive import ExtractiveSummarizer, budget, units
+from bookmarkai_ml.providers.summarize_extractive import ExtractiveSummarizer, budget
 from bookmarkai_ml.providers.tagger import Tagger
 
 ROOT = Path(__file__).parents[3]
@@ -44,7 +44,7 @@ def test_a_summary_has_at_most_a_third_of_the_words_and_is_never_the_input(
     assert 0 < word_count(out.summary) <= word_count(text) / 3
     assert word_count(out.summary) <= 120, "and never over the requested target"
     assert out.summary.strip() != text.strip()
-    assert set(split_sentences(out.summary)) != set(units(text)), "never every sentence"
+    assert set(split_sentences(out.summary)) != set(summary_units(text)), "never every sentence"
 
 
 def test_the_briefing_summary_is_its_key_sentence_not_the_greeting(
