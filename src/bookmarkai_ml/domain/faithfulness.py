@@ -34,34 +34,10 @@ _SPELLED = {
 
 #: Capitalised words that are not names even mid-sentence: "I", and unit abbreviations
 #: that a faithful summary may write for a spelled-out unit ("8 GB" for "8 gigabytes").
-_NOT_NAMES = frozenset(
-    [
-        "i",
-        "i'm",
-        "i've",
-        "i'd",
-        "i'll",
-        "ok",
-        "okay",
-        "am",
-        "pm",
-        "kb",
-        "mb",
-        "gb",
-        "tb",
-        "km",
-        "kg",
-        "cm",
-        "mm",
-        "ghz",
-        "mhz",
-        "kw",
-        "kwh",
-        "mph",
-        "usd",
-        "eur",
-    ]
-)
+_NOT_NAMES = frozenset({
+    "i", "i'm", "i've", "i'd", "i'll", "ok", "okay", "am", "pm", "kb", "mb", "gb", "tb", "km",
+    "kg", "cm", "mm", "ghz", "mhz", "kw", "kwh", "mph", "usd", "eur",
+})  # fmt: skip
 _AND_A_HALF = re.compile(r"\b(\d+|[a-z]+) and a half\b", re.IGNORECASE)
 
 
