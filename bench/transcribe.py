@@ -35,7 +35,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import jiwer
 from _machine import machine, spread
 
 from bookmarkai_ml import bootstrap
@@ -45,6 +44,9 @@ from bookmarkai_ml.db import migrate
 from bookmarkai_ml.db.embedded import stop_embedded
 from bookmarkai_ml.providers.whisper_local import LocalWhisperTranscriber, load_model
 from bookmarkai_ml.workers.runtime import Disposition
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support.quality import wer  # the one WER normalisation every bench uses
 
 SENTENCES = [
     "The committee will meet again next week to review the budget for the new library.",
@@ -73,21 +75,6 @@ def make_audio(directory: Path, seconds: float) -> tuple[Path, str]:
         check=True,
     )  # fmt: skip
     return m4a, spoken
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    norm = jiwer.Compose(
-        [
-            jiwer.ToLowerCase(),
-            jiwer.RemovePunctuation(),
-            jiwer.RemoveMultipleSpaces(),
-            jiwer.Strip(),
-            jiwer.ReduceToListOfListOfWords(),
-        ]
-    )
-    return float(
-        jiwer.wer(reference, hypothesis, reference_transform=norm, hypothesis_transform=norm)
-    )
 
 
 def cpu_seconds() -> float:

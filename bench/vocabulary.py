@@ -26,12 +26,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import jiwer
 from _machine import machine
 
 from bookmarkai_ml.config import ModelSettings
 from bookmarkai_ml.domain.vocabulary import GLOSSARY
 from bookmarkai_ml.providers.whisper_local import LocalWhisperTranscriber
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from support.quality import wer  # the one WER normalisation every bench uses
 
 #: (sentence, the jargon terms it contains)
 CLIPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -76,21 +78,6 @@ def term_hits(terms: tuple[str, ...], hypothesis: str) -> int:
 def insertions(reference: str, hypothesis: str) -> int:
     ref, hyp = squash(reference), squash(hypothesis)
     return sum(squash(t) in hyp and squash(t) not in ref for t in VOCABULARY)
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    norm = jiwer.Compose(
-        [
-            jiwer.ToLowerCase(),
-            jiwer.RemovePunctuation(),
-            jiwer.RemoveMultipleSpaces(),
-            jiwer.Strip(),
-            jiwer.ReduceToListOfListOfWords(),
-        ]
-    )
-    return float(
-        jiwer.wer(reference, hypothesis, reference_transform=norm, hypothesis_transform=norm)
-    )
 
 
 def speak(text: str, voice: str, out: Path) -> Path:

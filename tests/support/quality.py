@@ -154,6 +154,13 @@ def wer_normalise(text: str, language: str) -> str:
     return " ".join(_EXPANSIONS.get(t, t) for t in tokens)
 
 
+def wer(reference: str, hypothesis: str, language: str = "en") -> float:
+    """Word error rate after ``wer_normalise`` on both sides (the one WER every bench uses)."""
+    import jiwer  # a dev dependency; imported here so the data test does not need it
+
+    return float(jiwer.wer(wer_normalise(reference, language), wer_normalise(hypothesis, language)))
+
+
 # -- tags -------------------------------------------------------------------------------
 
 

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
-import jiwer
 import pytest
 
 from bookmarkai_ml.config import MediaSettings, ModelSettings
@@ -23,26 +22,12 @@ from bookmarkai_ml.media.storage import LocalMediaStore
 from bookmarkai_ml.ports import TaskOutcome
 from bookmarkai_ml.providers.whisper_local import LocalWhisperTranscriber
 from bookmarkai_ml.services.transcription import TranscriptionService
+from support.quality import wer
 from support.transcription import LoopbackServer, reply
 
 pytestmark = pytest.mark.integration
 
 Build = Callable[..., tuple[TranscriptionService, SpyTranscriber]]
-
-
-def wer(reference: str, hypothesis: str) -> float:
-    norm = jiwer.Compose(
-        [
-            jiwer.ToLowerCase(),
-            jiwer.RemovePunctuation(),
-            jiwer.RemoveMultipleSpaces(),
-            jiwer.Strip(),
-            jiwer.ReduceToListOfListOfWords(),
-        ]
-    )
-    return float(
-        jiwer.wer(reference, hypothesis, reference_transform=norm, hypothesis_transform=norm)
-    )
 
 
 @pytest.fixture(scope="session")
