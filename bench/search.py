@@ -32,7 +32,7 @@ from sqlalchemy import Engine, text
 
 from bookmarkai_ml.db import embeddings as repo
 from bookmarkai_ml.db import migrate, vector_index
-from bookmarkai_ml.db.embedded import embedded_url
+from bookmarkai_ml.db.embedded import embedded_url, running_pid, stop_embedded
 from bookmarkai_ml.db.engine import make_engine, make_session_factory
 
 MODEL, DIM, TENANT = "all-MiniLM-L6-v2", 384, "bench"
@@ -124,6 +124,7 @@ def main() -> None:
     data = clustered(rng, args.vectors, centres, args.noise)
     queries = clustered(rng, args.queries, centres, args.noise)
 
+    ours = running_pid(PGDATA) is None  # stop the server at the end only if we started it
     admin_url = embedded_url(PGDATA, database="postgres")
     admin = make_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
     name = f"bench_{uuid.uuid4().hex[:10]}"
@@ -170,6 +171,8 @@ def main() -> None:
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
+        if ours:
+            stop_embedded(PGDATA)
     print(json.dumps(report))
 
 
