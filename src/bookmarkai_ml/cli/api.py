@@ -21,8 +21,10 @@ def api(
     import uvicorn
 
     from bookmarkai_ml.api.app import create_app
+    from bookmarkai_ml.observability.logging import configure_logging
 
     settings = settings_of(ctx)
+    configure_logging(settings.telemetry)
     if not relay:
         outbox = settings.outbox.model_copy(update={"run_in_api": False})
         settings = settings.model_copy(update={"outbox": outbox})
@@ -32,6 +34,7 @@ def api(
         host=host or settings.api.host,
         port=port or settings.api.port,
         log_level=settings.telemetry.log_level.lower(),
+        log_config=None,  # uvicorn's loggers reach the root handler (observability.logging)
         # Errors are rendered as problem+json by the app; uvicorn's access log is enough.
         server_header=False,
     )

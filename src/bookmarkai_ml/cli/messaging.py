@@ -41,9 +41,11 @@ def relay(
 ) -> None:
     """Run the outbox relay (publishes committed jobs; archives dead letters)."""
     from bookmarkai_ml.messaging.service import RelayService
+    from bookmarkai_ml.observability.logging import configure_logging
     from bookmarkai_ml.observability.prometheus import start_metrics_server
 
     settings = settings_of(ctx)
+    configure_logging(settings.telemetry)
     db = bootstrap.database(settings, pool_size=3)
     if metrics_port:
         start_metrics_server(metrics_port)
@@ -79,13 +81,18 @@ def worker(
     metrics_port: Annotated[
         int | None, typer.Option(help="Metrics port; default by queue (9091-9093); 0 = off.")
     ] = None,
-    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+    loglevel: Annotated[
+        str | None, typer.Option(help="Log level; default telemetry.log_level.")
+    ] = None,
 ) -> None:
     """Run a Celery worker on one or more task queues."""
     from bookmarkai_ml.observability import prometheus
+    from bookmarkai_ml.observability.logging import configure_logging, connect_celery_logging
     from bookmarkai_ml.workers.app import make_worker_app
 
     settings = settings_of(ctx)
+    configure_logging(settings.telemetry, level=loglevel)
+    connect_celery_logging(settings.telemetry, level=loglevel)
     queues = _worker_queues(queue)
     updates = {k: v for k, v in {"concurrency": concurrency, "pool": pool}.items() if v is not None}
     if updates:
@@ -97,6 +104,7 @@ def worker(
     except ConfigurationError as exc:
         console.print(f"[red]configuration error:[/] {exc}")
         raise typer.Exit(Exit.USAGE) from exc
+    _declare_topology_or_exit(settings)
     port = _metrics_port(settings, queues) if metrics_port is None else metrics_port
     if settings.worker.pool == "prefork":
         prometheus.enable_multiprocess(settings.data_dir / "prometheus" / f"worker-{os.getpid()}")
@@ -105,11 +113,13 @@ def worker(
         prometheus.start_metrics_server(port)
     app.worker_main(
         [
+            # JSON lines only: Celery's start-up banner is printed, not logged.
+            *(["--quiet"] if settings.telemetry.log_json else []),
             "worker",
             "--queues",
             ",".join(queues),
             "--loglevel",
-            loglevel,
+            loglevel or settings.telemetry.log_level,
             "--concurrency",
             str(settings.worker.concurrency),
             "--pool",
@@ -124,26 +134,26 @@ def worker(
     )
 
 
-def topology(ctx: typer.Context) -> None:
-    """Declare exchanges, quorum queues and dead-letter queues (idempotent)."""
-    from bookmarkai_ml.messaging import topology as topo
-    from bookmarkai_ml.messaging.admin import BrokerAdmin
-
-    settings = settings_of(ctx)
-
-    async def main() -> None:
-        async with BrokerAdmin.from_settings(settings) as admin:
-            await admin.connect(attempts=settings.broker.reconnect_max_attempts)
-            await admin.declare_topology()
+def _declare_topology_or_exit(settings: Settings) -> None:
+    """Declare the topology (idempotent) before the worker consumes; exit when it cannot."""
+    from bookmarkai_ml.messaging.admin import declare_topology
 
     try:
-        asyncio.run(main())
+        declare_topology(settings)
     except BrokerUnavailableError as exc:
         console.print(f"[red]broker unavailable:[/] {exc}")
         raise typer.Exit(Exit.UNAVAILABLE) from exc
     except ConfigurationError as exc:  # a queue declared with other arguments, or no rights
         console.print(f"[red]configuration error ({exc.code}):[/] {exc}")
         raise typer.Exit(Exit.USAGE) from exc
+
+
+def topology(ctx: typer.Context) -> None:
+    """Declare exchanges, quorum queues and dead-letter queues (idempotent)."""
+    from bookmarkai_ml.messaging import topology as topo
+
+    settings = settings_of(ctx)
+    _declare_topology_or_exit(settings)
     emit_json(
         {
             "exchanges": [e.name for e in topo.EXCHANGES],

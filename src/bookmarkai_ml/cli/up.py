@@ -8,6 +8,7 @@ in-flight tasks (acks are late), then SIGKILL after a grace period.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -23,8 +24,12 @@ from bookmarkai_ml.cli.common import Exit, console, settings_of
 from bookmarkai_ml.contracts import TASKS
 from bookmarkai_ml.db import migrate as migrations
 from bookmarkai_ml.db.engine import database_url
+from bookmarkai_ml.errors import BrokerUnavailableError, ConfigurationError
+from bookmarkai_ml.messaging.admin import declare_topology
+from bookmarkai_ml.observability.logging import configure_logging
 
 GRACE_S = 20.0
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,7 +61,7 @@ def _stop(parts: list[Component]) -> None:
         except subprocess.TimeoutExpired:
             part.process.kill()
             part.process.wait()
-        console.print(f"stopped {part.name} (exit {part.process.returncode})")
+        log.info("stopped %s (exit %s)", part.name, part.process.returncode)
 
 
 def up(
@@ -68,9 +73,15 @@ def up(
     if not settings.broker_url:
         console.print("[red]up needs BOOKMARKAI_ML_BROKER_URL[/] (use `process` without a broker)")
         raise typer.Exit(Exit.USAGE)
+    configure_logging(settings.telemetry)
     # Resolve the database once, so every child shares the same (embedded) server.
     url = database_url(settings)
     migrations.upgrade(bootstrap.database(settings).engine)
+    try:  # before any worker consumes: each binds every task queue at start
+        declare_topology(settings)
+    except (BrokerUnavailableError, ConfigurationError) as exc:
+        log.error("cannot declare the broker topology: %s", exc)
+        raise typer.Exit(Exit.UNAVAILABLE) from exc
     env = {**os.environ, "BOOKMARKAI_ML_DATABASE_URL": url}
     parts = _components(api)
     stopping = False
@@ -84,14 +95,14 @@ def up(
     for part in parts:
         # Own process group: a terminal's Ctrl-C reaches only us, and we stop children in order.
         part.process = subprocess.Popen(part.argv, env=env, start_new_session=True)
-        console.print(f"started {part.name} (pid {part.process.pid})")
+        log.info("started %s (pid %d)", part.name, part.process.pid)
     exit_code = Exit.OK
     try:
         while not stopping:
             for part in parts:
                 assert part.process is not None
                 if part.process.poll() is not None:
-                    console.print(f"[red]{part.name} exited ({part.process.returncode})[/]")
+                    log.error("%s exited (%s)", part.name, part.process.returncode)
                     stopping, exit_code = True, Exit.FAILED
             time.sleep(0.5)
     finally:

@@ -247,3 +247,24 @@ class BrokerAdmin:
             routing_key=incoming.routing_key,
             ack=ack,
         )
+
+
+def declare_topology(settings: Settings) -> None:
+    """Declare the topology from a synchronous command, before any worker consumes.
+
+    ``up`` and ``worker`` call this first: a Celery worker binds every task queue to its
+    delayed-delivery exchanges at start, and a queue another worker has not declared yet
+    fails that with NOT_FOUND. Connecting waits with the producer's backoff, so a broker
+    that is still starting is waited for.
+
+    Raises:
+        BrokerUnavailableError: the broker cannot be reached.
+        ConfigurationError: a queue exists with other arguments, or no rights to declare.
+    """
+
+    async def declare() -> None:
+        async with BrokerAdmin.from_settings(settings) as admin:
+            await admin.connect(attempts=settings.broker.reconnect_max_attempts)
+            await admin.declare_topology()
+
+    asyncio.run(declare())

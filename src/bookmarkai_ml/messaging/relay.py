@@ -44,6 +44,7 @@ from bookmarkai_ml.errors import (
 )
 from bookmarkai_ml.messaging import protocol, topology
 from bookmarkai_ml.messaging.hooks import RelayHooks
+from bookmarkai_ml.observability.tracing import untraced
 from bookmarkai_ml.ports import JobRepository, Publisher
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,8 @@ class OutboxRelay:
         loop = asyncio.get_running_loop()
 
         def call() -> T:
-            with translate_db_errors():
+            # The relay's own statements are polling, not part of any job's trace.
+            with translate_db_errors(), untraced():
                 return fn(*args)
 
         return await loop.run_in_executor(self._db, call)
@@ -264,8 +266,10 @@ class OutboxRelay:
         for task in self._maintenance:
             try:
                 await task()
-            except Exception:
-                log.exception("relay housekeeping task failed")
+            except Exception as exc:  # one line with its cause; the next round tries again
+                cause = f"; caused by {exc.__cause__!r}" if exc.__cause__ else ""
+                name = getattr(task, "__name__", repr(task))
+                log.error("relay housekeeping %s failed: %r%s", name, exc, cause)
 
     # -- the loop ----------------------------------------------------------------------------
 

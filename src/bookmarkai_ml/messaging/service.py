@@ -24,6 +24,7 @@ from bookmarkai_ml.messaging import dlq
 from bookmarkai_ml.messaging.admin import BrokerAdmin
 from bookmarkai_ml.messaging.producer import Producer
 from bookmarkai_ml.messaging.relay import OutboxRelay
+from bookmarkai_ml.observability import tracing
 from bookmarkai_ml.observability.prometheus import InstrumentedPublisher, ProducerMetrics
 
 log = logging.getLogger(__name__)
@@ -74,12 +75,16 @@ class RelayService:
         self._topology_declared = True
 
     async def _archive_dead_letters(self) -> None:
+        if not self._topology_declared:  # the DLQs may not exist yet: wait for the relay
+            return
         try:
             await dlq.archive(self.admin, self._sessions, on_archived=self.hooks.dead_letter)
         except (BrokerUnavailableError, QueueNotFoundError) as exc:
             log.warning("dead letters not archived this round: %s", exc)
 
     async def _queue_depths(self) -> None:
+        if not self._topology_declared:  # passive declares of missing queues would fail
+            return
         try:
             depths = await self.admin.queue_depths(list(TASKS.queues))
         except (BrokerUnavailableError, QueueNotFoundError) as exc:
@@ -102,8 +107,14 @@ class RelayService:
         await self.admin.close()
 
     async def run_until(self, stop: asyncio.Event) -> None:
+        """Run standalone (``bookmarkai-ml relay``), tracing the publishes when configured."""
+        traced = tracing.exporting(self.settings.telemetry)
+        if traced:
+            tracing.configure_tracing(self.settings.telemetry, component="relay")
         await self.start()
         try:
             await stop.wait()
         finally:
             await self.stop()
+            if traced:
+                tracing.shutdown_tracing()
