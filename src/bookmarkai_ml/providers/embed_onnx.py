@@ -4,12 +4,21 @@ Same model, same vectors within cosine 0.99 of the torch reference, so vectors f
 either path share the model name ``all-MiniLM-L6-v2`` in the index. Each text runs
 alone, unpadded, so its vector never depends on what it was submitted with. The
 tokenizer is the model's own ``tokenizer.json`` through the Rust ``tokenizers`` library.
+
+The export needs torch and transformers (about 1 GB once loaded), so it never runs in
+the process that embeds: ``bookmarkai-ml models prepare`` (run by install, ``migrate``
+and ``up``) builds it ahead, and an embedder that still finds none runs the export in a
+child process (``python -m bookmarkai_ml.providers.embed_onnx``). A worker or the API
+on this path loads only onnxruntime, tokenizers and numpy.
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +31,7 @@ from bookmarkai_ml.domain.model_selection import LOCAL_DIMENSION, LOCAL_MODEL
 from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.ports import FloatArray
 from bookmarkai_ml.providers.embed_local import bundled_model_path, offline_hub
-from bookmarkai_ml.providers.onnx_export import PROBES, ExportedModel, export_model
+from bookmarkai_ml.providers.onnx_export import PROBES, ExportedModel, cached_export, export_model
 
 MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length (sentence_bert_config.json)
 _LOCK = threading.Lock()
@@ -109,13 +118,41 @@ def _runner(model_dir: Path, onnx_path: Path, threads: int) -> _Runner:
 
 @functools.cache
 def _exported(model_dir: Path, cache_dir: Path, quantize: bool) -> ExportedModel:
+    """The cached export, built first in a child process if there is none.
+
+    Raises:
+        ConfigurationError: the export failed (the child's last lines say why).
+    """
+    with _LOCK:
+        found = cached_export(model_dir, cache_dir, quantize=quantize)
+        if found is not None:
+            return found
+        argv = [sys.executable, "-m", __name__, str(model_dir), str(cache_dir)]
+        done = subprocess.run(
+            [*argv, *([] if quantize else ["--no-quantize"])],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        found = cached_export(model_dir, cache_dir, quantize=quantize)
+        if done.returncode != 0 or found is None:
+            tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+            raise ConfigurationError(f"ONNX export of {model_dir} failed: {tail}")
+        return found
+
+
+def export_here(model_dir: Path, cache_dir: Path, *, quantize: bool) -> ExportedModel:
+    """Export in this process (loads torch): the child that ``_exported`` starts runs this.
+
+    Raises:
+        ConfigurationError: the export failed.
+    """
     offline_hub()
 
     def probe(path: Path) -> FloatArray:
         return _Runner(model_dir, path, 1).run(PROBES)
 
-    with _LOCK:
-        return export_model(model_dir, cache_dir, quantize=quantize, probe=probe)
+    return export_model(model_dir, cache_dir, quantize=quantize, probe=probe)
 
 
 class OnnxEmbedder:
@@ -158,3 +195,17 @@ class OnnxEmbedder:
     def count_tokens(self, text: str) -> int:
         """Word pieces the model reads, without the [CLS]/[SEP] markers."""
         return len(self._runner.counter.encode(text, add_special_tokens=False).ids)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Export all-MiniLM-L6-v2 to ONNX (cached).")
+    parser.add_argument("model_dir", type=Path)
+    parser.add_argument("cache_dir", type=Path)
+    parser.add_argument("--no-quantize", dest="quantize", action="store_false")
+    args = parser.parse_args()
+    exported = export_here(args.model_dir, args.cache_dir, quantize=args.quantize)
+    print(exported.path)
+
+
+if __name__ == "__main__":
+    main()

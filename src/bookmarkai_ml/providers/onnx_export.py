@@ -244,6 +244,22 @@ def export_model(
                 manifest.write_text(json.dumps(state))
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+    return _chosen(target, state, quantize=quantize)
+
+
+def cached_export(model_dir: Path, cache_dir: Path, *, quantize: bool) -> ExportedModel | None:
+    """The finished export for ``model_dir`` if there is one; never exports, never loads torch."""
+    target = cache_dir / _key(model_dir)
+    manifest = target / "manifest.json"
+    if not (target / "model.fp32.onnx").exists():
+        return None
+    state = json.loads(manifest.read_text()) if manifest.exists() else {}
+    if quantize and "int8_min_cosine" not in state:
+        return None
+    return _chosen(target, state, quantize=quantize)
+
+
+def _chosen(target: Path, state: dict[str, Any], *, quantize: bool) -> ExportedModel:
     cosine = float(state.get("int8_min_cosine", 0.0))
     if quantize and cosine >= MIN_COSINE:
         return ExportedModel(target / "model.int8.onnx", "int8", cosine)

@@ -6,11 +6,12 @@ stopword list alone lets "quantum cues keep" through. spaCy's ``en_core_web_sm``
 second on one core. Only the tokenizer, tok2vec, tagger and attribute_ruler load: the
 parser, ner, senter and lemmatizer cost time and memory and nothing here reads them.
 Every file it reads is pinned (``pins.SPACY_EN_SM``) and verified before loading.
-spaCy is imported in this module only.
+spaCy is imported in this module only, and without torch (``_import_spacy``).
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +23,29 @@ from bookmarkai_ml.providers.artifacts import materialize
 from bookmarkai_ml.providers.pins import SPACY_EN_SM
 
 _EXCLUDE = ("parser", "ner", "senter", "lemmatizer")
+
+
+def _import_spacy() -> Any:
+    """spaCy, imported so that its ML layer (thinc) does not load torch.
+
+    ``thinc/compat.py`` imports torch at import time whenever it is installed, which put
+    about 300 MB of torch in every worker whose embedder is ``onnx``; ``en_core_web_sm``
+    runs on thinc's numpy ops and never calls torch. A ``None`` entry in ``sys.modules``
+    makes ``import torch`` raise ImportError (https://docs.python.org/3/reference/import.html#the-module-cache),
+    so thinc records ``has_torch = False``; the entry is removed right after, and torch
+    stays importable for the code that needs it (the ``local`` embedder, the ONNX export).
+    """
+    if "torch" in sys.modules or "thinc" in sys.modules:
+        import spacy
+
+        return spacy
+    sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        import spacy
+    finally:
+        if sys.modules.get("torch", ...) is None:
+            del sys.modules["torch"]
+    return spacy
 
 
 class SpacyPosTagger:
@@ -37,7 +61,7 @@ class SpacyPosTagger:
             ArtifactMismatchError: a model file does not match its pin.
         """
         try:
-            import spacy
+            spacy = _import_spacy()
         except ImportError as exc:  # pragma: no cover - a core dependency
             raise ConfigurationError("spacy is not installed (pip install spacy)") from exc
         path = model_dir or materialize(SPACY_EN_SM)
