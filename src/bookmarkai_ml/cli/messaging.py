@@ -109,6 +109,9 @@ def worker(
     if settings.worker.pool == "prefork":
         prometheus.enable_multiprocess(settings.data_dir / "prometheus" / f"worker-{os.getpid()}")
     prometheus.connect_celery_signals()
+    prometheus.zero_worker_series(
+        [TASKS.by_queue(q).type for q in queues], transcriber=settings.models.transcriber
+    )
     if port:
         prometheus.start_metrics_server(port)
     app.worker_main(

@@ -25,7 +25,11 @@ from bookmarkai_ml.messaging.admin import BrokerAdmin
 from bookmarkai_ml.messaging.producer import Producer
 from bookmarkai_ml.messaging.relay import OutboxRelay
 from bookmarkai_ml.observability import tracing
-from bookmarkai_ml.observability.prometheus import InstrumentedPublisher, ProducerMetrics
+from bookmarkai_ml.observability.prometheus import (
+    InstrumentedPublisher,
+    ProducerMetrics,
+    zero_relay_series,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ class RelayService:
         self.settings = settings
         self.engine = engine
         self.hooks = ProducerMetrics()
+        zero_relay_series()  # dead letters and refused publishes show 0, not "No data"
         self.producer = Producer.from_settings(settings, hooks=self.hooks)
         self.admin = BrokerAdmin.from_settings(settings)
         self._sessions = make_session_factory(self.engine)
@@ -73,6 +78,7 @@ class RelayService:
             log.error("cannot declare the topology (%s): %s", exc.code, exc)
             raise BrokerUnavailableError(f"topology not declared: {exc}") from exc
         self._topology_declared = True
+        await self._queue_depths()  # the gauge need not wait for the next housekeeping round
 
     async def _archive_dead_letters(self) -> None:
         if not self._topology_declared:  # the DLQs may not exist yet: wait for the relay

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -27,9 +27,11 @@ from typing import Any
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, values
 
-from bookmarkai_ml.contracts import TASKS
+from bookmarkai_ml.contracts import TASKS, TaskType
 from bookmarkai_ml.domain.breaker import BreakerState
+from bookmarkai_ml.domain.verdict import Disposition
 from bookmarkai_ml.errors import BrokerUnavailableError, PublishRejectedError, UnknownTaskError
+from bookmarkai_ml.messaging.topology import dlq_name
 from bookmarkai_ml.observability import names
 from bookmarkai_ml.ports import OutgoingMessage, Publisher
 
@@ -101,6 +103,45 @@ class Metrics:
         self.http_latency = Histogram(
             names.HTTP_LATENCY, "HTTP latency", ["route", "method"], registry=r
         )
+
+
+#: Every ``outcome`` of a publish (``InstrumentedPublisher``).
+PUBLISH_OUTCOMES = ("confirmed", "rejected", "failed")
+#: Every ``outcome`` of a delivery (``record_task``): a requeue raises, and is "requeued".
+TASK_OUTCOMES = (*(d.value for d in Disposition if d is not Disposition.REQUEUE), "requeued")
+
+
+def zero_worker_series(
+    tasks: Iterable[TaskType], *, transcriber: str | None = None, m: Metrics | None = None
+) -> None:
+    """Export the labelled task series of a worker at 0 before their first event.
+
+    A counter with labels has no series until ``labels()`` is first called, so a panel or
+    alert on ``ml_budget_rejections_total`` shows "No data" (or never fires) until the
+    first rejection; Prometheus advises initialising known label values
+    (https://prometheus.io/docs/practices/instrumentation/#avoid-missing-metrics).
+    ``transcriber``: the provider label of the audio minutes, for a transcribe worker.
+    """
+    m = m or metrics()
+    for task in tasks:
+        label = task.value
+        for outcome in TASK_OUTCOMES:
+            m.tasks.labels(task=label, outcome=outcome)
+        m.budget_rejections.labels(task=label)
+        m.task_duration.labels(task=label)
+        m.queue_lag.labels(queue=TASKS[task].queue)
+        if task is TaskType.TRANSCRIBE and transcriber:
+            m.audio_minutes.labels(provider=transcriber)
+
+
+def zero_relay_series(m: Metrics | None = None) -> None:
+    """Export the relay's labelled series at 0: publishes by outcome and dead letters by DLQ."""
+    m = m or metrics()
+    for queue in TASKS.queues:
+        for outcome in PUBLISH_OUTCOMES:
+            m.publishes.labels(queue=queue, outcome=outcome)
+        m.publish_latency.labels(queue=queue)
+        m.dead_letters.labels(queue=dlq_name(queue))
 
 
 @cache
