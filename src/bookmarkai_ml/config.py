@@ -324,8 +324,21 @@ class ApiSettings(BaseModel):
 class TelemetrySettings(BaseModel):
     """Metrics and tracing."""
 
-    otlp_endpoint: str | None = Field(None, description="OTLP/HTTP traces endpoint (Jaeger).")
-    service_name: str = Field("bookmarkai-ml", description="OpenTelemetry service.name.")
+    otlp_endpoint: str | None = Field(
+        None,
+        description="OTLP/HTTP endpoint (Jaeger, a collector); `/v1/traces` is added to a "
+        "bare host. OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT wins when set.",
+    )
+    traces_exporter: str | None = Field(
+        None,
+        description="otlp, console or none (comma-separated); unset = otlp when an endpoint "
+        "is set. OTEL_TRACES_EXPORTER wins when set.",
+    )
+    service_name: str = Field(
+        "bookmarkai-ml",
+        description="OpenTelemetry service.name; each process adds -api, -worker... "
+        "OTEL_SERVICE_NAME wins when set.",
+    )
     log_level: str = Field("INFO", description="Root log level.")
     log_json: bool = Field(False, description="Log as JSON lines.")
 

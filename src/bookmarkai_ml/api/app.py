@@ -36,7 +36,6 @@ from bookmarkai_ml.api.limits import BodyLimitMiddleware
 from bookmarkai_ml.api.ratelimit import RateLimiter
 from bookmarkai_ml.api.readiness import BrokerProbe as AmqpProbe
 from bookmarkai_ml.api.routes import analytics, embeddings, health, jobs, metrics, search
-from bookmarkai_ml.api.tracing import TracingMiddleware
 from bookmarkai_ml.config import Environment, Settings
 from bookmarkai_ml.domain.model_selection import LOCAL_MODEL
 from bookmarkai_ml.errors import ConfigurationError
@@ -97,9 +96,6 @@ async def _supervised(job: BackgroundJob, ctx: ApiContext) -> None:
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     ctx: ApiContext = app.state.ctx
-    provider = None
-    if app.state.tracer_provider is None and ctx.settings.telemetry.otlp_endpoint:
-        provider = tracing.configure_tracing(ctx.settings.telemetry)  # once per process
     tasks = [
         asyncio.create_task(_supervised(job, ctx), name=f"api-{_name(job)}")
         for job in app.state.background
@@ -117,8 +113,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await closer()
         if app.state.owns_engine:
             ctx.engine.dispose()
-        if provider is not None:
-            provider.shutdown()  # flush the last batch of spans
+        if app.state.owns_tracing:
+            tracing.shutdown_tracing()  # flush the last batch of spans
 
 
 def create_app(
@@ -145,8 +141,9 @@ def create_app(
             ``broker_url`` is set.
         background: coroutines run for the app's lifetime; default: analytics refresh
             (and the outbox relay when ``outbox.run_in_api`` and a broker are configured).
-        tracer_provider: where request spans go; by default the global provider, which
-            the lifespan configures from ``telemetry.otlp_endpoint`` when that is set.
+        tracer_provider: where request spans go; by default the process's provider,
+            configured here (before the engine, so its SQL is traced) when the settings
+            or the ``OTEL_*`` variables name an exporter.
 
     Raises:
         ConfigurationError: API keys switched off in production.
@@ -154,6 +151,9 @@ def create_app(
     if not settings.api.require_auth and settings.environment is Environment.PRODUCTION:
         raise ConfigurationError("api.require_auth=false is for development only")
     owns_engine = engine is None
+    owns_tracing = tracer_provider is None and tracing.exporting(settings.telemetry)
+    if owns_tracing:
+        tracer_provider = tracing.configure_tracing(settings.telemetry, component="api")
     db = bootstrap.database(settings) if engine is None else bootstrap.Database.on(engine)
     if broker_probe is None and settings.broker_url:
         broker_probe = AmqpProbe(settings)
@@ -183,14 +183,13 @@ def create_app(
     app.state.ctx = ctx
     app.state.owns_engine = owns_engine
     app.state.background = default_background(settings) if background is None else background
-    app.state.tracer_provider = tracer_provider
+    app.state.owns_tracing = owns_tracing
     problems.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
-    tracer = tracing.get_tracer(tracer_provider) if tracer_provider is not None else None
-    app.add_middleware(TracingMiddleware, tracer=tracer)
     app.add_middleware(HttpMetricsMiddleware)  # outermost: counts 413s and 500s too
     for module in (health, jobs, search, analytics, metrics, embeddings):
         app.include_router(module.router)
+    tracing.instrument_fastapi(app, tracer_provider)  # outermost of all: the SERVER span
     _tidy_openapi_of(app)
     return app
 

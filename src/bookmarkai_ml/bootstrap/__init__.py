@@ -27,6 +27,7 @@ from bookmarkai_ml.domain.backoff import Backoff
 from bookmarkai_ml.domain.chunking import ChunkPolicy
 from bookmarkai_ml.domain.pricing import price_table
 from bookmarkai_ml.domain.verdict import RetryPolicy
+from bookmarkai_ml.observability.tracing import traced
 from bookmarkai_ml.ports import BudgetLedger, Embedder, MediaStore, Summarizer
 from bookmarkai_ml.services.budgets import BudgetService
 from bookmarkai_ml.services.embedding import EmbeddingService
@@ -97,7 +98,7 @@ def embedder(settings: Settings, *, model: str | None = None, content_chars: int
         ConfigurationError: an unknown embedder, or a model that cannot be loaded.
     """
     choice = models.choose(settings, content_chars=content_chars, model=model)
-    return models.build_embedder(settings, choice)
+    return traced(models.build_embedder(settings, choice), "inference", ("embed",))
 
 
 def summarizer(settings: Settings, name: str | None = None) -> Summarizer:
@@ -106,7 +107,7 @@ def summarizer(settings: Settings, name: str | None = None) -> Summarizer:
     Raises:
         ConfigurationError: an unknown name, or the llm extra is missing.
     """
-    return models.build_summarizer(settings, name)
+    return traced(models.build_summarizer(settings, name), "inference", ("summarize",))
 
 
 def media_store(settings: Settings) -> MediaStore:
@@ -130,13 +131,23 @@ def transcription_handler(settings: Settings) -> TranscriptionService:
     prices = price_table(settings.budgets)
     return TranscriptionService(
         media=settings.media,
-        downloader=Downloader(settings.media, store=store),
-        processor=AudioProcessor(settings.media),
-        transcribers=models.transcribers(settings, prices),
+        # Each step in a span of its own (observability.tracing.traced).
+        downloader=traced(Downloader(settings.media, store=store), "download", ("fetch",)),
+        processor=traced(
+            AudioProcessor(settings.media), "ffmpeg", ("probe", "extract", "write_chunk")
+        ),
+        transcribers={
+            name: _traced_factory(factory)
+            for name, factory in models.transcribers(settings, prices).items()
+        },
         default_provider=settings.models.transcriber,
         store=store,
         prices=prices,
     )
+
+
+def _traced_factory(factory: models.TranscriberFactory) -> models.TranscriberFactory:
+    return lambda: traced(factory(), "inference", ("transcribe",))
 
 
 def summarization_handler(settings: Settings) -> SummarizationService:

@@ -28,6 +28,7 @@ from bookmarkai_ml.db import migrate as migrations
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.db.models import JobStatus
 from bookmarkai_ml.domain import enrich
+from bookmarkai_ml.observability import tracing
 from bookmarkai_ml.services import jobs
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".text"})
@@ -218,13 +219,18 @@ def process(
         media = settings.media.model_copy(update={"allow_local_paths": True})
         settings = settings.model_copy(update={"media": media})
     items = [classify(raw) for raw in inputs]
+    if local and tracing.exporting(settings.telemetry):  # before the engine: its SQL is traced
+        tracing.configure_tracing(settings.telemetry, component="cli")
     db = bootstrap.database(settings)
     migrations.upgrade(db.engine)
     sessions = db.sessions
     roots = _submit(sessions, items)
     all_roots = [job_id for ids in roots.values() for job_id in ids]
     if local:
-        _run_locally(settings, db, all_roots)
+        try:
+            _run_locally(settings, db, all_roots)
+        finally:
+            tracing.shutdown_tracing()
     else:
         _wait_for_workers(sessions, all_roots, timeout)
     reports = []

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine
+import sqlalchemy
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,7 +31,9 @@ def database_url(settings: Settings) -> str:
 
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     """A pooled engine; ``pool_pre_ping`` turns a dead pooled connection into a reconnect."""
-    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    # Looked up on the module at call time: once tracing is configured, the SQLAlchemy
+    # instrumentation has wrapped it, and the engine emits a span per statement.
+    return sqlalchemy.create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
 
 
 SessionFactory = sessionmaker[Session]

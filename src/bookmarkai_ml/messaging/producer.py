@@ -40,6 +40,7 @@ from bookmarkai_ml.errors import BrokerUnavailableError, PublishRejectedError
 from bookmarkai_ml.messaging import topology
 from bookmarkai_ml.messaging.hooks import ConnectionState, NullHooks, ProducerHooks
 from bookmarkai_ml.messaging.tls import aio_pika_connect_kwargs
+from bookmarkai_ml.observability.tracing import producer_span
 from bookmarkai_ml.ports import OutgoingMessage
 
 log = logging.getLogger(__name__)
@@ -274,13 +275,23 @@ class Producer:
             raise BrokerUnavailableError(
                 "circuit breaker open", retry_after_s=self._breaker.retry_after_s()
             )
-        async with self._window:
-            await self._publish_once(message)
+        # A PRODUCER span parented by the message's own traceparent (the job's), which
+        # the consumer continues; no aio-pika instrumentation matches our SDK release.
+        headers = dict(message.headers)
+        with producer_span(
+            f"publish {message.routing_key}",
+            headers,
+            queue=message.exchange or message.routing_key,
+            routing_key=message.routing_key,
+            message_id=message.message_id,
+        ):
+            async with self._window:
+                await self._publish_once(message, headers)
 
-    async def _publish_once(self, message: OutgoingMessage) -> None:
+    async def _publish_once(self, message: OutgoingMessage, headers: dict[str, object]) -> None:
         amqp_message = aio_pika.Message(
             body=message.body,
-            headers=cast("HeadersType", dict(message.headers)),
+            headers=cast("HeadersType", headers),
             content_type=message.content_type,
             content_encoding=message.content_encoding,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,

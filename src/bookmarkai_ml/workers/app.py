@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from celery.exceptions import SoftTimeLimitExceeded
 
 from bookmarkai_ml import bootstrap
@@ -20,6 +20,7 @@ from bookmarkai_ml.messaging.celery_app import (
     time_limits,
     warm_prefork_children,
 )
+from bookmarkai_ml.observability import tracing
 from bookmarkai_ml.workers import handlers
 from bookmarkai_ml.workers.runtime import JobRuntime
 from bookmarkai_ml.workers.tasks import RuntimeHolder, register_tasks
@@ -51,4 +52,28 @@ def make_worker_app(settings: Settings, *, queues: list[str] | None = None) -> C
     )
     if prefork:
         warm_prefork_children()
+    _trace_tasks(settings, prefork=prefork)
     return app
+
+
+def _trace_tasks(settings: Settings, *, prefork: bool) -> None:
+    """Configure tracing where the tasks run: in each prefork child after its fork (the
+    OpenTelemetry docs for pre-forking servers: a batch exporter's thread does not survive
+    a fork), else in the worker process; flush when that process ends."""
+
+    def start(**_: Any) -> None:
+        if not tracing.exporting(settings.telemetry):
+            return
+        tracing.configure_tracing(settings.telemetry, component="worker")
+        tracing.instrument_celery()
+
+    def stop(**_: Any) -> None:
+        tracing.shutdown_tracing()  # a prefork child exits with os._exit: no atexit flush
+
+    init, shutdown = (
+        (signals.worker_process_init, signals.worker_process_shutdown)
+        if prefork
+        else (signals.worker_init, signals.worker_shutdown)
+    )
+    init.connect(start, weak=False, dispatch_uid="bookmarkai_ml_tracing_start")
+    shutdown.connect(stop, weak=False, dispatch_uid="bookmarkai_ml_tracing_stop")

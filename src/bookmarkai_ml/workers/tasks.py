@@ -21,7 +21,6 @@ from celery.exceptions import Reject
 
 from bookmarkai_ml.contracts import TASKS, TaskType
 from bookmarkai_ml.messaging import protocol
-from bookmarkai_ml.observability.tracing import consumer_span
 from bookmarkai_ml.workers.runtime import Delivery, Disposition, JobRuntime, Report
 from bookmarkai_ml.workers.softlimits import soft_limit_in_thread
 
@@ -111,13 +110,12 @@ def execute(
         traceparent=traceparent if isinstance(traceparent, str) else None,
         time_limit_s=time_limit_s,
     )
-    row = TASKS[task_type]
-    with consumer_span(row.celery_name, {"traceparent": delivery.traceparent}, queue=row.queue):
-        try:
-            report = runtime.run(task_type, merged, delivery)
-        except Exception as exc:  # a bug or outage in the runtime itself: never ack
-            log.exception("job runtime failed; requeueing the message")
-            raise Reject(f"runtime error: {exc!r}", requeue=True) from exc
+    # The CONSUMER span around this is the Celery instrumentation's (workers.app).
+    try:
+        report = runtime.run(task_type, merged, delivery)
+    except Exception as exc:  # a bug or outage in the runtime itself: never ack
+        log.exception("job runtime failed; requeueing the message")
+        raise Reject(f"runtime error: {exc!r}", requeue=True) from exc
     if report.disposition is Disposition.REQUEUE:
         raise Reject(report.reason, requeue=True)
     if report.disposition is Disposition.DEAD_LETTER:

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, Tracer
 
 from bookmarkai_ml.config import TelemetrySettings
+from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.observability import tracing
 
 
@@ -141,3 +142,92 @@ def test_otlp_exporter_is_built_without_connecting() -> None:
 )
 def test_otlp_traces_url(endpoint: str, expected: str) -> None:
     assert tracing.otlp_traces_url(endpoint) == expected
+
+
+def _exporters_of(prov: TracerProvider) -> list[object]:
+    processors = prov._active_span_processor._span_processors
+    return [getattr(p, "span_exporter", None) or p._batch_processor._exporter for p in processors]
+
+
+def test_otel_variables_win_over_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = TelemetrySettings(otlp_endpoint="http://settings:4318", service_name="ours")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://env:4318")
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "theirs")
+    prov = tracing.configure_tracing(settings, component="api", set_global=False)
+    (exporter,) = _exporters_of(prov)
+    assert exporter._endpoint == "http://env:4318/v1/traces"  # type: ignore[attr-defined]
+    assert prov.resource.attributes["service.name"] == "theirs"
+    prov.shutdown()
+
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+    prov = tracing.configure_tracing(settings, set_global=False)
+    assert _exporters_of(prov) == []
+    assert not tracing.exporting(settings)
+    prov.shutdown()
+
+
+def test_settings_alone_configure_the_exporter(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_TRACES_EXPORTER", "OTEL_SERVICE_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    settings = TelemetrySettings(otlp_endpoint="http://settings:4318", service_name="ours")
+    assert tracing.exporting(settings)
+    assert not tracing.exporting(TelemetrySettings())
+    prov = tracing.configure_tracing(settings, component="worker", set_global=False)
+    (exporter,) = _exporters_of(prov)
+    assert exporter._endpoint == "http://settings:4318/v1/traces"  # type: ignore[attr-defined]
+    assert prov.resource.attributes["service.name"] == "ours-worker"
+    prov.shutdown()
+
+
+def test_an_unknown_exporter_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin")
+    with pytest.raises(ConfigurationError, match="zipkin"):
+        tracing.configure_tracing(TelemetrySettings(), set_global=False)
+
+
+def test_producer_span_is_parented_by_the_message_not_the_loop(
+    tracer: Tracer, exporter: InMemorySpanExporter
+) -> None:
+    job = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    headers: dict[str, object] = {"traceparent": job}
+    with (
+        tracer.start_as_current_span("relay loop"),
+        tracing.producer_span(
+            "publish ml.embed", headers, queue="ml.tasks", routing_key="ml.embed", tracer=tracer
+        ),
+    ):
+        pass
+    pub = next(s for s in exporter.get_finished_spans() if s.name == "publish ml.embed")
+    assert pub.kind is SpanKind.PRODUCER
+    assert pub.parent is not None
+    assert f"{pub.parent.span_id:016x}" == "b7ad6b7169203331"
+    assert pub.context is not None
+    assert headers["traceparent"] == f"00-{pub.context.trace_id:032x}-{pub.context.span_id:016x}-01"
+    assert pub.attributes is not None
+    assert pub.attributes["messaging.system"] == "rabbitmq"
+    assert pub.attributes["messaging.rabbitmq.destination.routing_key"] == "ml.embed"
+
+
+class _Model:
+    size = 3
+
+    def embed(self, texts: list[str]) -> int:
+        return len(texts)
+
+    def other(self) -> str:
+        return "untraced"
+
+
+def test_traced_runs_the_named_methods_in_spans(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    previous = trace._TRACER_PROVIDER
+    trace._TRACER_PROVIDER = provider  # the proxy uses the global tracer, as in a process
+    try:
+        model = tracing.traced(_Model(), "inference", ("embed",))
+        assert model.embed(["a", "b"]) == 2
+        assert model.other() == "untraced"
+        assert model.size == 3
+    finally:
+        trace._TRACER_PROVIDER = previous
+    assert [s.name for s in exporter.get_finished_spans()] == ["inference.embed"]
