@@ -1,0 +1,298 @@
+"""A first ``up`` on a fresh vhost and data directory: JSON logs, no warnings, every series.
+
+One run serves every test here: ``bookmarkai-ml up`` with ``telemetry.log_json=true`` on a
+new RabbitMQ vhost and a new data directory (so a new embedded Postgres), an ``enrich`` of
+the sample article over HTTP, and a real Prometheus (the Debian package) scraping the API
+and the three workers meanwhile. Everything started here is stopped at the end: Prometheus,
+``up`` and its children, the embedded Postgres and the vhost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+import yaml
+from sqlalchemy import text
+
+from bookmarkai_ml.db.embedded import stop_embedded
+from bookmarkai_ml.db.engine import make_engine
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
+
+ROOT = Path(__file__).resolve().parents[3]
+DEPLOY = ROOT / "deploy"
+ARTICLE = (ROOT / "src" / "bookmarkai_ml" / "samples" / "article.txt").read_text()
+_NAME = re.compile(r"(?<![A-Za-z0-9_:])ml_[a-z_]+")
+#: Printed by Celery on SIGTERM (celery/apps/worker.py, ``safe_say``), not logged.
+CELERY_SHUTDOWN_PRINT = "worker: Warm shutdown (MainProcess)"
+#: Celery warns when a worker runs as root; only this sandbox does (the images run as a user).
+ROOT_WARNING = "SecurityWarning: You're running the worker with superuser privileges"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _queried_names() -> set[str]:
+    """Every metric name the Grafana dashboards and the alert rules query."""
+    exprs: list[str] = []
+    for path in sorted((DEPLOY / "grafana" / "dashboards").glob("*.json")):
+        for panel in json.loads(path.read_text())["panels"]:
+            for inner in [panel, *panel.get("panels", [])]:
+                exprs += [t["expr"] for t in inner.get("targets", [])]
+    alerts = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
+    exprs += [r["expr"] for g in alerts["groups"] for r in g["rules"]]
+    return {name for expr in exprs for name in _NAME.findall(expr)}
+
+
+@dataclass
+class Run:
+    log: list[str] = field(default_factory=list)
+    jobs: dict[str, str | None] = field(default_factory=dict)  # job id -> its row's trace id
+    series: set[str] = field(default_factory=set)
+    untouched: dict[str, float] = field(default_factory=dict)  # rejections, dead letters
+
+
+def _prometheus(workdir: Path, targets: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        reason = "prometheus is not installed (apt-get install -y prometheus)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    config = {
+        "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+        "scrape_configs": [
+            {
+                "job_name": "api",
+                "metrics_path": "/api/ml/metrics/prometheus",
+                "static_configs": [{"targets": [targets["api"]]}],
+            },
+            {
+                "job_name": "workers",
+                "static_configs": [{"targets": [v for k, v in targets.items() if k != "api"]}],
+            },
+        ],
+    }
+    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
+    address = f"127.0.0.1:{_free_port()}"
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={workdir / 'tsdb'}",
+            f"--web.listen-address={address}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / "prometheus.log").open("wb"),
+    )
+    return proc, f"http://{address}"
+
+
+def _query(prom: str, expr: str) -> list[dict[str, Any]]:
+    answer = httpx.get(f"{prom}/api/v1/query", params={"query": expr}, timeout=10).json()
+    assert answer["status"] == "success", (expr, answer)
+    return list(answer["data"]["result"])
+
+
+def _wait(what: str, ready: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.5)
+
+
+def _up(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bookmarkai_ml.cli", "up"],
+        env=env,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    children = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    for child in children:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _enrich_and_scrape(env: dict[str, str], base: str, prom: str, run: Run) -> None:
+    created = subprocess.run(
+        [sys.executable, "-m", "bookmarkai_ml.cli", "keys", "create", "--tenant", "t", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    key = json.loads(created.stdout)["key"]
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client:
+        submitted = client.post(
+            "/api/ml/jobs",
+            json={"share_id": "article", "task": "enrich", "input": {"text": ARTICLE}},
+        )
+        assert submitted.status_code == 202, submitted.text
+        ids = [j["id"] for j in submitted.json()["jobs"]]
+
+        def finished() -> bool:
+            jobs = [client.get(f"/api/ml/jobs/{i}").json() for i in ids]
+            return all(j["status"] in {"done", "failed"} for j in jobs)
+
+        _wait("the enrich jobs never finished", finished, 300)
+    wanted = _queried_names()
+
+    def scraped() -> bool:
+        done = _query(prom, 'sum(ml_tasks_total{outcome="done"})')
+        run.series = {r["metric"]["__name__"] for r in _query(prom, '{__name__=~"ml_.+"}')}
+        return bool(done) and float(done[0]["value"][1]) >= len(ids) and wanted <= run.series
+
+    with contextlib.suppress(AssertionError):  # the test says which names are missing
+        _wait("Prometheus never saw every name", scraped, 60)
+    for name in ("ml_budget_rejections_total", "ml_dead_letters_total"):
+        values = [float(r["value"][1]) for r in _query(prom, name)]
+        run.untouched[name] = sum(values) if values else -1.0
+    engine = make_engine(env["BOOKMARKAI_ML_DATABASE_URL"])
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, traceparent FROM ml_jobs")).all()
+    finally:
+        engine.dispose()
+    run.jobs = {str(job_id): tp.split("-")[1] if tp else None for job_id, tp in rows}
+
+
+@pytest.fixture(scope="module")
+def run(
+    tmp_path_factory: pytest.TempPathFactory,
+    vhost_factory: Callable[[], AbstractContextManager[str]],
+) -> Run:
+    workdir = tmp_path_factory.mktemp("first-start")
+    data = workdir / "data"  # fresh: up starts a new embedded Postgres here
+    ports = {name: _free_port() for name in ("api", "summarize", "transcribe", "embed")}
+    result = Run()
+    with vhost_factory() as amqp_url:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BOOKMARKAI_ML_DATABASE")}
+        env.update(
+            {
+                "BOOKMARKAI_ML_BROKER_URL": amqp_url,
+                "BOOKMARKAI_ML_DATA_DIR": str(data),
+                "BOOKMARKAI_ML_TELEMETRY__LOG_JSON": "true",
+                "BOOKMARKAI_ML_API__PORT": str(ports["api"]),
+                "BOOKMARKAI_ML_WORKER__CONCURRENCY": "1",
+                **{
+                    f"BOOKMARKAI_ML_TASKS__{t.upper()}__METRICS_PORT": str(ports[t])
+                    for t in ("summarize", "transcribe", "embed")
+                },
+            }
+        )
+        up = _up(env, workdir / "up.log")
+        prom: subprocess.Popen[bytes] | None = None
+        try:
+            base = f"http://127.0.0.1:{ports['api']}"
+            _wait(
+                "the API never became ready",
+                lambda: up.poll() is None and _answers(f"{base}/readyz"),
+                180,
+            )
+            assert up.poll() is None, (workdir / "up.log").read_text()[-3000:]
+            prom, prom_url = _prometheus(
+                workdir, {name: f"127.0.0.1:{port}" for name, port in ports.items()}
+            )
+            _wait("Prometheus never became ready", lambda: _answers(f"{prom_url}/-/ready"), 60)
+            from bookmarkai_ml.db.embedded import embedded_url
+
+            env["BOOKMARKAI_ML_DATABASE_URL"] = embedded_url(data)  # the server up started
+            _enrich_and_scrape(env, base, prom_url, result)
+        finally:
+            _stop(up)
+            if prom is not None:
+                prom.terminate()
+                prom.wait(timeout=30)
+            assert stop_embedded(data)
+    result.log = (workdir / "up.log").read_text().splitlines()
+    return result
+
+
+def _records(run: Run) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in run.log if line and line != CELERY_SHUTDOWN_PRINT]
+
+
+def test_every_log_line_is_a_json_object(run: Run) -> None:
+    others = [line for line in run.log if line and line != CELERY_SHUTDOWN_PRINT]
+    bad = []
+    for line in others:
+        try:
+            assert isinstance(json.loads(line), dict)
+        except (ValueError, AssertionError):
+            bad.append(line)
+    assert not bad, bad[:10]
+    assert len(others) > 20
+
+
+def test_worker_lines_of_a_job_carry_its_job_id_and_trace_id(run: Run) -> None:
+    records = _records(run)
+    assert len(run.jobs) == 2, run.jobs  # enrich of text: summarize + embed
+    for job_id, trace_id in run.jobs.items():
+        lines = [r for r in records if r.get("job_id") == job_id]
+        assert lines, f"no log line names job {job_id}"
+        # One trace per job: the job row's, when the API stored a traceparent with it.
+        traces = {r.get("trace_id") for r in lines}
+        assert len(traces) == 1, lines
+        assert re.fullmatch(r"[0-9a-f]{32}", str(*traces)), lines
+        assert trace_id is None or traces == {trace_id}, (trace_id, lines)
+        assert all(r["share_id"] == "article" for r in lines)
+        assert {r["task"] for r in lines} <= {"summarize", "embed"}
+        assert any(r["processName"].startswith("ForkPoolWorker") for r in lines)
+
+
+def test_a_first_start_logs_no_warning_and_no_traceback(run: Run) -> None:
+    loud = [
+        r
+        for r in _records(run)
+        if r["level"] in {"WARNING", "ERROR", "CRITICAL"}
+        and not (os.geteuid() == 0 and ROOT_WARNING in r["message"])
+    ]
+    assert not loud, loud
+    assert not any("Traceback" in line for line in run.log)
+
+
+def test_prometheus_has_a_series_for_every_queried_name(run: Run) -> None:
+    missing = sorted(_queried_names() - run.series)
+    assert not missing, f"no series for {missing}"
+    # ...before any rejection or dead letter: those counters exist and are still 0.
+    assert run.untouched == {"ml_budget_rejections_total": 0.0, "ml_dead_letters_total": 0.0}
