@@ -29,6 +29,7 @@ from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.db.models import JobStatus
 from bookmarkai_ml.domain import enrich
 from bookmarkai_ml.observability import tracing
+from bookmarkai_ml.observability.logging import configure_logging
 from bookmarkai_ml.services import jobs
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".text"})
@@ -219,6 +220,9 @@ def process(
         media = settings.media.model_copy(update={"allow_local_paths": True})
         settings = settings.model_copy(update={"media": media})
     items = [classify(raw) for raw in inputs]
+    if local:  # the jobs run in this process; an interactive run shows warnings unless asked
+        explicit = settings.telemetry.log_json or "log_level" in settings.telemetry.model_fields_set
+        configure_logging(settings.telemetry, level=None if explicit else "WARNING")
     if local and tracing.exporting(settings.telemetry):  # before the engine: its SQL is traced
         tracing.configure_tracing(settings.telemetry, component="cli")
     db = bootstrap.database(settings)
