@@ -339,8 +339,14 @@ class TelemetrySettings(BaseModel):
         description="OpenTelemetry service.name; each process adds -api, -worker... "
         "OTEL_SERVICE_NAME wins when set.",
     )
-    log_level: str = Field("INFO", description="Root log level.")
-    log_json: bool = Field(False, description="Log as JSON lines.")
+    log_level: str = Field(
+        "INFO", description="Root log level of every process (a worker's --loglevel wins)."
+    )
+    log_json: bool = Field(
+        False,
+        description="One JSON object per log line, with trace_id, span_id, job_id, share_id "
+        "and task when known; plain lines otherwise.",
+    )
 
 
 class Settings(BaseSettings):
