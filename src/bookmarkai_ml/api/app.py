@@ -71,9 +71,16 @@ async def _relay(ctx: ApiContext) -> None:
         await service.stop()
 
 
+async def _preload_embedder(ctx: ApiContext) -> None:
+    """Load the embedding model at start-up, so ``/readyz`` answers 200 only once
+    ``/v1/embeddings`` can answer without loading it (a cold load took seconds)."""
+    await asyncio.to_thread(ctx.embedder.preload)
+
+
 def default_background(settings: Settings) -> list[BackgroundJob]:
-    """The analytics refresher, and the relay when a broker is configured and wanted here."""
-    jobs: list[BackgroundJob] = [_analytics_loop]
+    """The analytics refresher, the embedder's preload, and the relay when a broker is
+    configured and wanted here."""
+    jobs: list[BackgroundJob] = [_analytics_loop, _preload_embedder]
     if settings.broker_url and settings.outbox.run_in_api:
         jobs.append(_relay)
     return jobs

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from bookmarkai_ml.api.ratelimit import RateLimiter
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db.engine import SessionFactory
-from bookmarkai_ml.errors import ConfigurationError
+from bookmarkai_ml.errors import BookmarkAIError, ConfigurationError
 from bookmarkai_ml.ports import Embedder
 from bookmarkai_ml.services.search import SearchService
 
@@ -39,13 +39,35 @@ def not_configured(what: str) -> ConfigurationError:
 
 
 class Lazy(Generic[T]):
-    """A value built once, on first ``get()``, by ``build`` (thread-safe)."""
+    """A value built once, on first ``get()``, by ``build`` (thread-safe).
+
+    ``preload()`` builds it ahead (the API's lifespan does, for the embedder), and
+    ``readiness()`` tells ``/readyz`` whether that preload has finished.
+    """
 
     def __init__(self, what: str, build: Callable[[], T] | None) -> None:
         self._what = what
         self._build = build
         self._value: T | None = None
         self._lock = threading.Lock()
+        self._preloading = False
+        self._error: str | None = None
+
+    def preload(self) -> None:
+        """Build the value now (blocking; run it in a thread); a failure is kept, not raised."""
+        self._preloading = True
+        try:
+            self.get()
+        except BookmarkAIError as exc:
+            self._error = exc.code
+
+    def readiness(self) -> str | None:
+        """None unless preloading: then ``ok`` once built, ``loading`` before, else the error."""
+        if not self._preloading:
+            return None
+        if self._value is not None:
+            return "ok"
+        return self._error or "loading"
 
     def get(self) -> T:
         """The value.

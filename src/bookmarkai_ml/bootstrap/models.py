@@ -12,11 +12,12 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bookmarkai_ml.config import ModelSettings, Settings
+from bookmarkai_ml.contracts import TaskType
 from bookmarkai_ml.domain.model_selection import (
     LOCAL_MODEL,
     EmbedderChoice,
@@ -282,3 +283,36 @@ def transcribers(settings: Settings, prices: PriceTable) -> dict[str, Transcribe
         return OpenAIWhisperTranscriber.from_settings(settings.models, prices)
 
     return {"local": local, "openai": openai}
+
+
+def warm_up(settings: Settings, tasks: Iterable[TaskType]) -> list[str]:
+    """Load now the local models ``tasks`` use by default, as each first job would; say which.
+
+    A worker calls this before it takes a job (``workers.warmup``), ``models prepare``
+    to check that each configured model loads. API models (OpenAI) load nothing.
+
+    Raises:
+        ConfigurationError: a configured model cannot be loaded.
+        ArtifactMismatchError: a bundled file fails its sha256.
+    """
+    m = settings.models
+    loaded: list[str] = []
+    for task in dict.fromkeys(tasks):
+        if task is TaskType.SUMMARIZE and m.summarizer != "openai":
+            build_summarizer(settings)
+            loaded.append(f"summarizer {m.summarizer}")
+        elif task is TaskType.SUMMARIZE:
+            build_tagger(settings)  # the chat summarizer's tags and fallback are local
+            loaded.append("tagger")
+        elif task is TaskType.EMBED:
+            choice = choose(settings, content_chars=0)
+            if choice.kind != "openai":
+                build_embedder(settings, choice)
+                loaded.append(f"embedder {choice.kind} {choice.model}")
+        elif task is TaskType.TRANSCRIBE and m.transcriber == "local":
+            from bookmarkai_ml.providers.whisper_local import LocalWhisperTranscriber
+
+            transcriber = LocalWhisperTranscriber(m)
+            transcriber.warm_up()  # the loaded model is cached per process (load_model)
+            loaded.append(f"whisper {transcriber.model}")
+    return loaded

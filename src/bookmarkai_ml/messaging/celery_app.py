@@ -38,6 +38,11 @@ from bookmarkai_ml.messaging.tls import celery_broker_options
 #: How often a child at its task limit checks that the parent has its last result.
 RECYCLE_POLL_S = 0.002
 
+#: How long a new prefork child may take to say it is up. Celery's default is 4 s, but a
+#: child loads its models before that (``workers.warmup``), and Whisper base alone takes
+#: longer than 4 s on a busy CPU; past this the parent kills the child and starts another.
+PROC_ALIVE_TIMEOUT_S = 120.0
+
 
 #: The worker knobs a task may set for itself (``TaskSettings``, same name as ``WorkerSettings``).
 Knob = Literal["prefetch_multiplier", "max_tasks_per_child"]
@@ -128,6 +133,7 @@ def celery_config(settings: Settings, *, queues: list[str] | None = None) -> dic
         # message comes back and the job runtime absorbs the duplicate.
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "worker_hijack_root_logger": False,
+        "worker_proc_alive_timeout": PROC_ALIVE_TIMEOUT_S,
     }
 
 

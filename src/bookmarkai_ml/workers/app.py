@@ -21,7 +21,7 @@ from bookmarkai_ml.messaging.celery_app import (
     warm_prefork_children,
 )
 from bookmarkai_ml.observability import tracing
-from bookmarkai_ml.workers import handlers
+from bookmarkai_ml.workers import handlers, warmup
 from bookmarkai_ml.workers.runtime import JobRuntime
 from bookmarkai_ml.workers.tasks import RuntimeHolder, register_tasks
 
@@ -52,6 +52,7 @@ def make_worker_app(settings: Settings, *, queues: list[str] | None = None) -> C
     )
     if prefork:
         warm_prefork_children()
+    warmup.connect(settings, queues)  # a process takes jobs once its models are loaded
     _trace_tasks(settings, prefork=prefork)
     return app
 

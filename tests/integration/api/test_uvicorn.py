@@ -54,7 +54,14 @@ async def test_served_by_uvicorn_with_the_analytics_refresh(
                     break
                 await asyncio.sleep(0.05)
             assert (await client.get("/healthz")).json() == {"status": "ok"}
-            assert (await client.get("/readyz")).status_code == 200
+            for _ in range(1200):  # ready once the lifespan has loaded the embedder
+                ready = await client.get("/readyz")
+                if ready.status_code == 200:
+                    break
+                assert ready.json()["checks"]["embedder"] == "loading", ready.text
+                await asyncio.sleep(0.1)
+            assert ready.json()["checks"]["embedder"] == "ok", ready.text
+            assert app.state.ctx.embedder.readiness() == "ok"
             docs = await client.get("/docs")
             assert docs.status_code == 200
             assert "swagger" in docs.text.lower()

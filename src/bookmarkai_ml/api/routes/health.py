@@ -1,4 +1,5 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (database and broker reachable)."""
+"""``/healthz`` (the process answers) and ``/readyz`` (database and broker reachable, and
+the embedding model loaded when the process preloads it)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ async def healthz() -> Liveness:
     summary="Readiness",
 )
 async def readyz(ctx: ContextDep) -> Readiness | JSONResponse:
-    """200 when the database (and the broker, if one is configured) answer; else 503."""
+    """200 when the database (and the broker, if one is configured) answer and the embedder
+    the lifespan preloads is loaded; else 503, so no request waits for a model to load."""
     checks: dict[str, str] = {}
     try:
         await asyncio.to_thread(check_database, ctx.engine)
@@ -44,6 +46,9 @@ async def readyz(ctx: ContextDep) -> Readiness | JSONResponse:
             checks["broker"] = "ok"
         except BookmarkAIError as exc:
             checks["broker"] = exc.code
+    embedder = ctx.embedder.readiness()
+    if embedder is not None:
+        checks["embedder"] = embedder
     if any(v not in ("ok", "local") for v in checks.values()):
         return problem(503, "not_ready", detail="a dependency is unreachable", checks=checks)
     return Readiness(checks=checks)
