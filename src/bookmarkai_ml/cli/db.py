@@ -12,6 +12,7 @@ import typer
 
 from bookmarkai_ml import bootstrap
 from bookmarkai_ml.cli.common import Exit, console, emit_json, settings_of
+from bookmarkai_ml.cli.models import run_prepare
 from bookmarkai_ml.db import embedded
 from bookmarkai_ml.db import migrate as migrations
 from bookmarkai_ml.errors import DatabaseUnavailableError
@@ -22,9 +23,13 @@ db_app = typer.Typer(help="The embedded Postgres: status and stop.", no_args_is_
 def migrate(
     ctx: typer.Context,
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+    prepare: Annotated[
+        bool, typer.Option(help="Then run `models prepare` (verify, export, load models).")
+    ] = True,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Apply the database migrations (starts the embedded Postgres when no URL is set)."""
+    """Apply the database migrations (starts the embedded Postgres when no URL is set), then
+    prepare the models, so that no worker started after it exports or assembles one."""
     settings = settings_of(ctx)
     try:
         engine = bootstrap.database(settings).engine
@@ -37,9 +42,12 @@ def migrate(
     where = engine.url.render_as_string(hide_password=True)
     if json_output:
         emit_json({"database": where, "from": before, "to": after})
-        return
-    console.print(f"database [bold]{where}[/]")
-    console.print(f"schema {before or '(empty)'} → [green]{after}[/]")
+    else:
+        console.print(f"database [bold]{where}[/]")
+        console.print(f"schema {before or '(empty)'} → [green]{after}[/]")
+    if prepare and not run_prepare():
+        console.print("[red]models prepare failed[/] (run `bookmarkai-ml models prepare`)")
+        raise typer.Exit(Exit.FAILED)
 
 
 @db_app.command()

