@@ -27,7 +27,7 @@ from bookmarkai_ml.domain.backoff import Backoff
 from bookmarkai_ml.domain.chunking import ChunkPolicy
 from bookmarkai_ml.domain.pricing import price_table
 from bookmarkai_ml.domain.verdict import RetryPolicy
-from bookmarkai_ml.observability.tracing import traced
+from bookmarkai_ml.observability.spans import traced
 from bookmarkai_ml.ports import BudgetLedger, Embedder, MediaStore, Summarizer
 from bookmarkai_ml.services.budgets import BudgetService
 from bookmarkai_ml.services.embedding import EmbeddingService

@@ -40,7 +40,7 @@ from bookmarkai_ml.errors import BrokerUnavailableError, PublishRejectedError
 from bookmarkai_ml.messaging import topology
 from bookmarkai_ml.messaging.hooks import ConnectionState, NullHooks, ProducerHooks
 from bookmarkai_ml.messaging.tls import aio_pika_connect_kwargs
-from bookmarkai_ml.observability.tracing import producer_span
+from bookmarkai_ml.observability.spans import producer_span
 from bookmarkai_ml.ports import OutgoingMessage
 
 log = logging.getLogger(__name__)

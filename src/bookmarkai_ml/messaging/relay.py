@@ -44,7 +44,7 @@ from bookmarkai_ml.errors import (
 )
 from bookmarkai_ml.messaging import protocol, topology
 from bookmarkai_ml.messaging.hooks import RelayHooks
-from bookmarkai_ml.observability.tracing import untraced
+from bookmarkai_ml.observability.spans import untraced
 from bookmarkai_ml.ports import JobRepository, Publisher
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from bookmarkai_ml.api.deps import PrincipalDep, SessionDep
 from bookmarkai_ml.api.problems import responses
 from bookmarkai_ml.api.schemas.jobs import JobAccepted, JobCreate, JobPublic, JobsAccepted
 from bookmarkai_ml.api.submission import submit
-from bookmarkai_ml.observability.tracing import current_traceparent
+from bookmarkai_ml.observability.spans import current_traceparent
 from bookmarkai_ml.services import jobs
 
 router = APIRouter(
