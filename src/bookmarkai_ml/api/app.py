@@ -138,10 +138,10 @@ def create_app(
 
     Args:
         engine: share an engine (tests, ``up``); by default one is built from settings.
-        embedder_factory: builds the embedder for ``/v1/embeddings`` on first use; by
-            default the local all-MiniLM-L6-v2 the embed worker uses (torch or ONNX, per
-            settings), through ``bootstrap.embedder``. Loading it costs seconds and
-            memory, which an API that never serves ``/v1/embeddings`` does not pay.
+        embedder_factory: builds the embedder for ``/v1/embeddings``; by default the
+            local all-MiniLM-L6-v2 the embed worker uses (torch or ONNX, per settings),
+            through ``bootstrap.embedder``. The default background preloads it at start-up
+            and ``/readyz`` waits for it; without that preload it loads on first use.
         search_factory: builds the search service on first use; by default
             ``bootstrap.search_service`` (query embedders per stored model).
         broker_probe: readiness check of the broker; by default an AMQP probe when
