@@ -13,6 +13,7 @@ extra) is skipped, and said so.
 from __future__ import annotations
 
 import importlib.util
+import logging
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ from bookmarkai_ml.domain.model_selection import LOCAL_MODEL
 from bookmarkai_ml.errors import ArtifactMismatchError, BookmarkAIError, ConfigurationError
 from bookmarkai_ml.providers import artifacts, pins
 
+log = logging.getLogger(__name__)
 models_app = typer.Typer(help="Bundled models: assemble, verify, export.", no_args_is_help=True)
 
 
@@ -103,11 +105,22 @@ def _check_loads(settings: Settings, *, onnx_ready: bool) -> list[dict[str, Any]
     return report
 
 
-def run_prepare() -> bool:
+def run_prepare(*, through_logging: bool = False) -> bool:
     """``models prepare`` in a child process (its settings from the same environment);
-    True if it succeeded. A child, so the models it loads leave with it."""
+    True if it succeeded. A child, so the models it loads leave with it.
+
+    ``through_logging``: each line it prints becomes a log record (``up``, whose output is
+    log lines, JSON ones with ``telemetry.log_json``), an error if it failed.
+    """
     argv = [sys.executable, "-m", "bookmarkai_ml.cli", "models", "prepare"]
-    return subprocess.run(argv, check=False).returncode == 0
+    if not through_logging:
+        return subprocess.run(argv, check=False).returncode == 0
+    done = subprocess.run(argv, check=False, capture_output=True, text=True)
+    level = logging.INFO if done.returncode == 0 else logging.ERROR
+    for line in (done.stdout + done.stderr).splitlines():
+        if line.strip():
+            log.log(level, "models prepare: %s", line)
+    return done.returncode == 0
 
 
 def _export_onnx(settings: Settings) -> dict[str, Any]:

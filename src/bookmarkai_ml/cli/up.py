@@ -82,8 +82,8 @@ def up(
     url = database_url(settings)
     migrations.upgrade(bootstrap.database(settings).engine)
     # Export and load the models in a child first: a worker never exports (torch) or assembles.
-    if prepare and not run_prepare():
-        console.print("[red]models prepare failed[/]: no worker started")
+    if prepare and not run_prepare(through_logging=True):
+        log.error("models prepare failed: no worker started")
         raise typer.Exit(Exit.FAILED)
     try:  # before any worker consumes: each binds every task queue at start
         declare_topology(settings)

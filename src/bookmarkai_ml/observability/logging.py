@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry import trace
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 from bookmarkai_ml.config import TelemetrySettings
@@ -121,7 +122,9 @@ def _formatter(json_lines: bool) -> logging.Formatter:
     if not json_lines:
         return PlainFormatter()
     # exc_info and stack_info stay inside the object, so a traceback is one line too.
-    return JsonFormatter(list(_JSON_FIELDS), rename_fields=dict(_RENAME))
+    # uvicorn adds a ``color_message`` copy with ANSI codes to some records: not for JSON.
+    reserved = [*RESERVED_ATTRS, "color_message"]
+    return JsonFormatter(list(_JSON_FIELDS), rename_fields=dict(_RENAME), reserved_attrs=reserved)
 
 
 class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -104,3 +104,11 @@ def test_configuring_again_replaces_the_handler(capsys: pytest.CaptureFixture[st
     log.warning("shown")
     (line,) = _lines(capsys)
     assert json.loads(line)["message"] == "shown"
+
+
+def test_uvicorns_colour_copy_is_left_out(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(TelemetrySettings(log_json=True))
+    logging.getLogger("uvicorn.error").info("started", extra={"color_message": "\x1b[36mstarted"})
+    (line,) = _lines(capsys)
+    assert json.loads(line) == {**json.loads(line), "message": "started"}
+    assert "color_message" not in json.loads(line)
