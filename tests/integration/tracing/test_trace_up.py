@@ -231,5 +231,9 @@ def test_one_enrich_is_one_trace_from_http_to_the_database(
     transcribe = next(
         s for s in consumers if s.name == f"run/{TASKS.spec('transcribe').celery_name}"
     )
-    steps = {s.name for s in _descendants(transcribe, trace)}
+    below_transcribe = _descendants(transcribe, trace)
+    steps = {s.name for s in below_transcribe}
     assert {"download.fetch", "ffmpeg.probe", "ffmpeg.extract"} <= steps, steps
+    # The follow-up jobs carry the trace on from the transcribe task that submitted them.
+    assert publishes["ml.summarize"] in below_transcribe
+    assert publishes["ml.embed"] in below_transcribe

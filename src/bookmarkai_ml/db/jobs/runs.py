@@ -23,6 +23,7 @@ from bookmarkai_ml.db.models import JobStatus
 from bookmarkai_ml.domain.enrich import child_message
 from bookmarkai_ml.domain.verdict import Ending, LeaseLostError
 from bookmarkai_ml.errors import DatabaseUnavailableError
+from bookmarkai_ml.observability.spans import current_traceparent
 from bookmarkai_ml.ports import JobView, TaskOutcome
 
 #: Short, bounded retries of the finishing transaction (a failover or restart blip).
@@ -246,5 +247,8 @@ def _finish_in(
             TaskType(child_task), tenant_id=row.tenant_id, share_id=row.share_id, outcome=outcome
         )
         if message is not None:
-            submit(session, message, parent_id=job_id, traceparent=row.traceparent)
+            # The follow-up continues the trace from the span finishing this job (the
+            # worker's), else from this job's own traceparent.
+            traceparent = current_traceparent() or row.traceparent
+            submit(session, message, parent_id=job_id, traceparent=traceparent)
     return True
