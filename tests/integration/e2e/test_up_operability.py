@@ -10,6 +10,8 @@ and the three workers meanwhile. Everything started here is stopped at the end: 
 from __future__ import annotations
 
 import contextlib
+import functools
+import http.server
 import json
 import os
 import re
@@ -18,8 +20,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +32,7 @@ import httpx
 import psutil
 import pytest
 import yaml
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from bookmarkai_ml.db.embedded import stop_embedded
 from bookmarkai_ml.db.engine import make_engine
@@ -38,7 +41,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600
 
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
-ARTICLE = (ROOT / "src" / "bookmarkai_ml" / "samples" / "article.txt").read_text()
+SAMPLES = ROOT / "src" / "bookmarkai_ml" / "samples"
+ARTICLE = (SAMPLES / "article.txt").read_text()
 _NAME = re.compile(r"(?<![A-Za-z0-9_:])ml_[a-z_]+")
 #: Printed by Celery on SIGTERM (celery/apps/worker.py, ``safe_say``), not logged.
 CELERY_SHUTDOWN_PRINT = "worker: Warm shutdown (MainProcess)"
@@ -54,14 +58,7 @@ def _free_port() -> int:
 
 def _queried_names() -> set[str]:
     """Every metric name the Grafana dashboards and the alert rules query."""
-    exprs: list[str] = []
-    for path in sorted((DEPLOY / "grafana" / "dashboards").glob("*.json")):
-        for panel in json.loads(path.read_text())["panels"]:
-            for inner in [panel, *panel.get("panels", [])]:
-                exprs += [t["expr"] for t in inner.get("targets", [])]
-    alerts = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
-    exprs += [r["expr"] for g in alerts["groups"] for r in g["rules"]]
-    return {name for expr in exprs for name in _NAME.findall(expr)}
+    return {name for expr in _queried_exprs() for name in _NAME.findall(expr)}
 
 
 @dataclass
@@ -69,6 +66,7 @@ class Run:
     log: list[str] = field(default_factory=list)
     jobs: dict[str, str | None] = field(default_factory=dict)  # job id -> its row's trace id
     series: set[str] = field(default_factory=set)
+    evaluated: dict[str, str] = field(default_factory=dict)  # expression -> error, if any
     untouched: dict[str, float] = field(default_factory=dict)  # rejections, dead letters
 
 
@@ -152,7 +150,39 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _enrich_and_scrape(env: dict[str, str], base: str, prom: str, run: Run) -> None:
+def _queried_exprs() -> list[str]:
+    """Every dashboard and alert expression, with Grafana's interval macros filled in."""
+    exprs: list[str] = []
+    for path in sorted((DEPLOY / "grafana" / "dashboards").glob("*.json")):
+        for panel in json.loads(path.read_text())["panels"]:
+            for inner in [panel, *panel.get("panels", [])]:
+                exprs += [t["expr"] for t in inner.get("targets", [])]
+    alerts = yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
+    exprs += [r["expr"] for g in alerts["groups"] for r in g["rules"]]
+    return [re.sub(r"\$__(rate_)?interval", "1m", e) for e in exprs]
+
+
+@contextlib.contextmanager
+def _media_server() -> Iterator[str]:
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SAMPLES))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def _all_finished(engine: Engine, expected: int) -> Callable[[], bool]:
+    def check() -> bool:
+        with engine.connect() as conn:
+            statuses = conn.execute(text("SELECT status FROM ml_jobs")).scalars().all()
+        return len(statuses) >= expected and all(s in {"done", "failed"} for s in statuses)
+
+    return check
+
+
+def _enrich_and_scrape(env: dict[str, str], base: str, prom: str, media: str, run: Run) -> None:
     created = subprocess.run(
         [sys.executable, "-m", "bookmarkai_ml.cli", "keys", "create", "--tenant", "t", "--json"],
         env=env,
@@ -163,37 +193,38 @@ def _enrich_and_scrape(env: dict[str, str], base: str, prom: str, run: Run) -> N
     )
     key = json.loads(created.stdout)["key"]
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client:
-        submitted = client.post(
-            "/api/ml/jobs",
-            json={"share_id": "article", "task": "enrich", "input": {"text": ARTICLE}},
-        )
-        assert submitted.status_code == 202, submitted.text
-        ids = [j["id"] for j in submitted.json()["jobs"]]
-
-        def finished() -> bool:
-            jobs = [client.get(f"/api/ml/jobs/{i}").json() for i in ids]
-            return all(j["status"] in {"done", "failed"} for j in jobs)
-
-        _wait("the enrich jobs never finished", finished, 300)
-    wanted = _queried_names()
-
-    def scraped() -> bool:
-        done = _query(prom, 'sum(ml_tasks_total{outcome="done"})')
-        run.series = {r["metric"]["__name__"] for r in _query(prom, '{__name__=~"ml_.+"}')}
-        return bool(done) and float(done[0]["value"][1]) >= len(ids) and wanted <= run.series
-
-    with contextlib.suppress(AssertionError):  # the test says which names are missing
-        _wait("Prometheus never saw every name", scraped, 60)
-    for name in ("ml_budget_rejections_total", "ml_dead_letters_total"):
-        values = [float(r["value"][1]) for r in _query(prom, name)]
-        run.untouched[name] = sum(values) if values else -1.0
+        for share_id, given in (
+            ("article", {"text": ARTICLE}),
+            ("video", {"media_url": f"http://{media}/briefing.mp4"}),
+        ):
+            submitted = client.post(
+                "/api/ml/jobs", json={"share_id": share_id, "task": "enrich", "input": given}
+            )
+            assert submitted.status_code == 202, submitted.text
+    # text: summarize + embed; video: transcribe, then summarize + embed of the transcript
     engine = make_engine(env["BOOKMARKAI_ML_DATABASE_URL"])
     try:
+        _wait("the enrich jobs never finished", _all_finished(engine, 5), 400)
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT id, traceparent FROM ml_jobs")).all()
     finally:
         engine.dispose()
     run.jobs = {str(job_id): tp.split("-")[1] if tp else None for job_id, tp in rows}
+    wanted = _queried_names()
+
+    def scraped() -> bool:
+        done = _query(prom, 'sum(ml_tasks_total{outcome="done"})')
+        run.series = {r["metric"]["__name__"] for r in _query(prom, '{__name__=~"ml_.+"}')}
+        return bool(done) and float(done[0]["value"][1]) >= 5 and wanted <= run.series
+
+    with contextlib.suppress(AssertionError):  # the test says which names are missing
+        _wait("Prometheus never saw every name", scraped, 60)
+    for expr in _queried_exprs():
+        answer = httpx.get(f"{prom}/api/v1/query", params={"query": expr}, timeout=10).json()
+        run.evaluated[expr] = answer.get("error", "")
+    for name in ("ml_budget_rejections_total", "ml_dead_letters_total"):
+        values = [float(r["value"][1]) for r in _query(prom, name)]
+        run.untouched[name] = sum(values) if values else -1.0
 
 
 @pytest.fixture(scope="module")
@@ -205,7 +236,8 @@ def run(
     data = workdir / "data"  # fresh: up starts a new embedded Postgres here
     ports = {name: _free_port() for name in ("api", "summarize", "transcribe", "embed")}
     result = Run()
-    with vhost_factory() as amqp_url:
+    with contextlib.ExitStack() as stack:
+        amqp_url = stack.enter_context(vhost_factory())
         env = {k: v for k, v in os.environ.items() if not k.startswith("BOOKMARKAI_ML_DATABASE")}
         env.update(
             {
@@ -220,16 +252,18 @@ def run(
                 },
             }
         )
+        media = stack.enter_context(_media_server())
+        env["BOOKMARKAI_ML_MEDIA__ALLOWED_HOSTS"] = f'["{media}"]'
         up = _up(env, workdir / "up.log")
         prom: subprocess.Popen[bytes] | None = None
         try:
             base = f"http://127.0.0.1:{ports['api']}"
-            _wait(
-                "the API never became ready",
-                lambda: up.poll() is None and _answers(f"{base}/readyz"),
-                180,
-            )
-            assert up.poll() is None, (workdir / "up.log").read_text()[-3000:]
+
+            def ready() -> bool:
+                assert up.poll() is None, (workdir / "up.log").read_text()[-3000:]
+                return _answers(f"{base}/readyz")
+
+            _wait("the API never became ready", ready, 180)
             prom, prom_url = _prometheus(
                 workdir, {name: f"127.0.0.1:{port}" for name, port in ports.items()}
             )
@@ -237,7 +271,7 @@ def run(
             from bookmarkai_ml.db.embedded import embedded_url
 
             env["BOOKMARKAI_ML_DATABASE_URL"] = embedded_url(data)  # the server up started
-            _enrich_and_scrape(env, base, prom_url, result)
+            _enrich_and_scrape(env, base, prom_url, media, result)
         finally:
             _stop(up)
             if prom is not None:
@@ -266,7 +300,7 @@ def test_every_log_line_is_a_json_object(run: Run) -> None:
 
 def test_worker_lines_of_a_job_carry_its_job_id_and_trace_id(run: Run) -> None:
     records = _records(run)
-    assert len(run.jobs) == 2, run.jobs  # enrich of text: summarize + embed
+    assert len(run.jobs) == 5, run.jobs  # text: summarize, embed; video: transcribe and both
     for job_id, trace_id in run.jobs.items():
         lines = [r for r in records if r.get("job_id") == job_id]
         assert lines, f"no log line names job {job_id}"
@@ -275,8 +309,8 @@ def test_worker_lines_of_a_job_carry_its_job_id_and_trace_id(run: Run) -> None:
         assert len(traces) == 1, lines
         assert re.fullmatch(r"[0-9a-f]{32}", str(*traces)), lines
         assert trace_id is None or traces == {trace_id}, (trace_id, lines)
-        assert all(r["share_id"] == "article" for r in lines)
-        assert {r["task"] for r in lines} <= {"summarize", "embed"}
+        assert len({r["share_id"] for r in lines}) == 1
+        assert len({r["task"] for r in lines}) == 1
         assert any(r["processName"].startswith("ForkPoolWorker") for r in lines)
 
 
@@ -296,3 +330,8 @@ def test_prometheus_has_a_series_for_every_queried_name(run: Run) -> None:
     assert not missing, f"no series for {missing}"
     # ...before any rejection or dead letter: those counters exist and are still 0.
     assert run.untouched == {"ml_budget_rejections_total": 0.0, "ml_dead_letters_total": 0.0}
+
+
+def test_every_dashboard_and_alert_expression_evaluates(run: Run) -> None:
+    assert len(run.evaluated) > 40
+    assert not {e: err for e, err in run.evaluated.items() if err}
