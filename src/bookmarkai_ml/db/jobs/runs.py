@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import cast
 from uuid import UUID
 
 from sqlalchemy import text
@@ -185,7 +186,9 @@ class PostgresJobRepository:
         """
         requeued = failed = 0
         with transaction(self._sessions) as session:
-            for job_id, attempts in session.execute(_STALE_LEASES).tuples():
+            # Rows unpack as tuples (Result.tuples() is deprecated in SQLAlchemy 2.1).
+            stale = cast("list[tuple[UUID, int]]", session.execute(_STALE_LEASES).all())
+            for job_id, attempts in stale:
                 if attempts < max_attempts:
                     requeue(session, job_id, reset_attempts=False)
                     requeued += 1
