@@ -86,8 +86,9 @@ def _enrich_through_up(
     engine: Engine,
     media: str,
     receiver: OtlpReceiver,
-) -> list[dict[str, object]]:
-    """Run ``up``, enrich the sample video, wait for all its jobs, stop ``up``."""
+) -> tuple[list[dict[str, object]], str]:
+    """Run ``up``, enrich the sample video, wait for all its jobs, stop ``up``; the jobs
+    and ``up``'s log."""
     ports = {name: _free_port() for name in ("api", "summarize", "transcribe", "embed")}
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
@@ -117,9 +118,10 @@ def _enrich_through_up(
             start_new_session=True,
         )
         try:
-            return _enrich(proc, ports["api"], key, media, log_path, engine)
+            jobs = _enrich(proc, ports["api"], key, media, log_path, engine)
         finally:
             _stop(proc)
+    return jobs, log_path.read_text()
 
 
 def _enrich(
@@ -184,7 +186,10 @@ def test_one_enrich_is_one_trace_from_http_to_the_database(
     media_server: str,
     receiver: OtlpReceiver,
 ) -> None:
-    jobs = _enrich_through_up(tmp_path, pg_url, own_amqp_url, clean_db, media_server, receiver)
+    jobs, log = _enrich_through_up(tmp_path, pg_url, own_amqp_url, clean_db, media_server, receiver)
+    # Every process exported without an error, the pool children's last batch included.
+    assert "Traceback" not in log
+    assert "export" not in log.lower(), [line for line in log.splitlines() if "xport" in line]
     assert {j["task"] for j in jobs} == {"transcribe", "summarize", "embed"}
     assert all(j["status"] == "done" for j in jobs), jobs
 
