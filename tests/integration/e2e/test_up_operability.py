@@ -36,6 +36,7 @@ from sqlalchemy import Engine, text
 
 from bookmarkai_ml.db.embedded import stop_embedded
 from bookmarkai_ml.db.engine import make_engine
+from support.otlp_receiver import OtlpReceiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -67,6 +68,7 @@ class Run:
     jobs: dict[str, str | None] = field(default_factory=dict)  # job id -> its row's trace id
     series: set[str] = field(default_factory=set)
     evaluated: dict[str, str] = field(default_factory=dict)  # expression -> error, if any
+    spans: set[tuple[str, str]] = field(default_factory=set)  # (trace id, span id) exported
     untouched: dict[str, float] = field(default_factory=dict)  # rejections, dead letters
 
 
@@ -238,12 +240,20 @@ def run(
     result = Run()
     with contextlib.ExitStack() as stack:
         amqp_url = stack.enter_context(vhost_factory())
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BOOKMARKAI_ML_DATABASE")}
+        receiver = stack.enter_context(OtlpReceiver())
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("BOOKMARKAI_ML_DATABASE", "OTEL_"))
+        }
         env.update(
             {
                 "BOOKMARKAI_ML_BROKER_URL": amqp_url,
                 "BOOKMARKAI_ML_DATA_DIR": str(data),
                 "BOOKMARKAI_ML_TELEMETRY__LOG_JSON": "true",
+                # Real spans, so a log line's trace_id/span_id can be found among them.
+                "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+                "OTEL_BSP_SCHEDULE_DELAY": "200",
                 "BOOKMARKAI_ML_API__PORT": str(ports["api"]),
                 "BOOKMARKAI_ML_WORKER__CONCURRENCY": "1",
                 **{
@@ -278,6 +288,7 @@ def run(
                 prom.terminate()
                 prom.wait(timeout=30)
             assert stop_embedded(data)
+        result.spans = {(s.trace_id, s.span_id) for s in receiver.spans()}
     result.log = (workdir / "up.log").read_text().splitlines()
     return result
 
@@ -312,6 +323,20 @@ def test_worker_lines_of_a_job_carry_its_job_id_and_trace_id(run: Run) -> None:
         assert len({r["share_id"] for r in lines}) == 1
         assert len({r["task"] for r in lines}) == 1
         assert any(r["processName"].startswith("ForkPoolWorker") for r in lines)
+        # ...and the span a line names is one the worker exported: the line joins its trace.
+        named = {(r["trace_id"], r["span_id"]) for r in lines if "span_id" in r}
+        assert named, lines
+        assert named <= run.spans, named - run.spans
+
+
+def test_the_jobs_of_one_enrich_log_one_trace(run: Run) -> None:
+    by_item: dict[str, set[str]] = {}
+    for r in _records(run):
+        if "job_id" in r:
+            by_item.setdefault(r["share_id"], set()).add(r["trace_id"])
+    # the article's summarize and embed; the video's transcribe and its two follow-up jobs
+    assert sorted(by_item) == ["article", "video"]
+    assert all(len(traces) == 1 for traces in by_item.values()), by_item
 
 
 def test_a_first_start_logs_no_warning_and_no_traceback(run: Run) -> None:
