@@ -2,9 +2,10 @@
 
 One run serves every test here: ``bookmarkai-ml up`` with ``telemetry.log_json=true`` on a
 new RabbitMQ vhost and a new data directory (so a new embedded Postgres), an ``enrich`` of
-the sample article over HTTP, and a real Prometheus (the Debian package) scraping the API
-and the three workers meanwhile. Everything started here is stopped at the end: Prometheus,
-``up`` and its children, the embedded Postgres and the vhost.
+the sample article and one of the sample video over HTTP, spans exported to a real OTLP/HTTP
+receiver, and a real Prometheus (the Debian package) scraping the API and the three workers
+meanwhile. Everything started here is stopped at the end: Prometheus, ``up`` and its
+children, the embedded Postgres, the receiver and the vhost.
 """
 
 from __future__ import annotations
