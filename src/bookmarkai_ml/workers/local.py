@@ -22,6 +22,7 @@ from uuid import UUID
 from bookmarkai_ml.contracts import TASKS
 from bookmarkai_ml.messaging import protocol
 from bookmarkai_ml.messaging.relay import OutboxRelay
+from bookmarkai_ml.observability.logging import JobLogContext, job_context
 from bookmarkai_ml.ports import OutgoingMessage
 from bookmarkai_ml.workers.runtime import Delivery, Disposition, JobRuntime, Report
 
@@ -59,16 +60,20 @@ class LocalBroker:
         task = TASKS.by_queue(message.routing_key).type
         body = protocol.decode_body(message.body)
         traceparent = message.headers.get("traceparent")
+        job = JobLogContext(
+            job_id=str(body.kwargs.get("job_id") or "") or None,
+            share_id=str(body.kwargs.get("share_id") or "") or None,
+            task=task.value,
+            traceparent=traceparent if isinstance(traceparent, str) else None,
+        )
         delivery_count = 0
         while True:
-            report = self._runtime.run(
-                task,
-                body.kwargs,
-                Delivery(
-                    delivery_count=delivery_count,
-                    traceparent=traceparent if isinstance(traceparent, str) else None,
-                ),
-            )
+            with job_context(job):  # its log lines name the job, as a worker's do
+                report = self._runtime.run(
+                    task,
+                    body.kwargs,
+                    Delivery(delivery_count=delivery_count, traceparent=job.traceparent),
+                )
             # A broker would redeliver a rejected message; bounded like x-delivery-limit.
             if report.disposition is not Disposition.REQUEUE:
                 return report
