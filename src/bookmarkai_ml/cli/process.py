@@ -65,14 +65,20 @@ def classify(raw: str) -> Item:
 
 
 def _submit(sessions: SessionFactory, items: list[Item]) -> dict[str, list[UUID]]:
+    """Submit every item in one transaction, in one ``process`` span whose trace the jobs carry."""
     roots: dict[str, list[UUID]] = {}
-    with transaction(sessions) as session:
+    with (
+        tracing.get_tracer().start_as_current_span("process"),
+        transaction(sessions) as session,
+    ):
+        traceparent = tracing.current_traceparent()
         for item in items:
             planned = enrich.plan_enrich(
                 share_id=item.share_id, tenant_id=TENANT, text=item.text, media_url=item.media_url
             )
             roots[item.share_id] = [
-                jobs.submit(session, p.message, then=p.then).job.id for p in planned
+                jobs.submit(session, p.message, then=p.then, traceparent=traceparent).job.id
+                for p in planned
             ]
     return roots
 

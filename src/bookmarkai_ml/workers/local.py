@@ -23,6 +23,7 @@ from bookmarkai_ml.contracts import TASKS
 from bookmarkai_ml.messaging import protocol
 from bookmarkai_ml.messaging.relay import OutboxRelay
 from bookmarkai_ml.observability.logging import JobLogContext, job_context
+from bookmarkai_ml.observability.spans import consumer_span
 from bookmarkai_ml.ports import OutgoingMessage
 from bookmarkai_ml.workers.runtime import Delivery, Disposition, JobRuntime, Report
 
@@ -68,7 +69,12 @@ class LocalBroker:
         )
         delivery_count = 0
         while True:
-            with job_context(job):  # its log lines name the job, as a worker's do
+            # No Celery here to open the CONSUMER span: open it, continuing the job's trace;
+            # its log lines name the job, as a worker's do.
+            with (
+                consumer_span(f"run/{task}", message.headers, queue=message.routing_key),
+                job_context(job),
+            ):
                 report = self._runtime.run(
                     task,
                     body.kwargs,
