@@ -8,15 +8,9 @@ Prometheus counters all reflect them. Ctrl-C (SIGINT) then stops every process.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import http.server
 import os
 import signal
-import socket
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,105 +24,50 @@ from sqlalchemy import Engine, text
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db.engine import make_session_factory, transaction
 from bookmarkai_ml.services import apikeys
+from support import up
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
-SAMPLES = Path(__file__).resolve().parents[3] / "src" / "bookmarkai_ml" / "samples"
-ARTICLE = (SAMPLES / "article.txt").read_text()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def media_server() -> Iterator[str]:
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SAMPLES))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+ARTICLE = (up.SAMPLES / "article.txt").read_text()
 
 
 @pytest.fixture
 def stack(
     tmp_path: Path, pg_url: str, own_amqp_url: str, clean_db: Engine, media_server: str
 ) -> Iterator[dict[str, Any]]:
-    ports = {name: _free_port() for name in ("api", "summarize", "transcribe", "embed")}
+    ports = up.stack_ports()
     env = {
         **os.environ,
         "BOOKMARKAI_ML_DATABASE_URL": pg_url,
         "BOOKMARKAI_ML_BROKER_URL": own_amqp_url,
-        "BOOKMARKAI_ML_DATA_DIR": str(tmp_path / "data"),
-        "BOOKMARKAI_ML_API__PORT": str(ports["api"]),
-        "BOOKMARKAI_ML_MEDIA__ALLOWED_HOSTS": f'["{media_server}"]',
-        "BOOKMARKAI_ML_TASKS__SUMMARIZE__METRICS_PORT": str(ports["summarize"]),
-        "BOOKMARKAI_ML_TASKS__TRANSCRIBE__METRICS_PORT": str(ports["transcribe"]),
-        "BOOKMARKAI_ML_TASKS__EMBED__METRICS_PORT": str(ports["embed"]),
-        "BOOKMARKAI_ML_WORKER__CONCURRENCY": "1",
+        **up.stack_env(ports, tmp_path / "data", media_server),
     }
-    log = (tmp_path / "up.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bookmarkai_ml.cli", "up"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    settings = Settings(database_url=pg_url, _env_file=None)  # type: ignore[call-arg]
-    with transaction(make_session_factory(clean_db)) as session:
-        key = apikeys.create(session, tenant_id="e2e", name="e2e", pepper=settings.secret_key).key
-    base = f"http://127.0.0.1:{ports['api']}"
-    client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=120)
-    deadline = time.monotonic() + 120
-    while True:
-        assert proc.poll() is None, (tmp_path / "up.log").read_text()[-3000:]
-        try:
-            if client.get("/readyz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "API never became ready"
-        time.sleep(0.5)
+    log = tmp_path / "up.log"
+    proc = up.start_up(env, log)
     try:
-        yield {
-            "client": client,
-            "proc": proc,
-            "ports": ports,
-            "media": media_server,
-            "log": tmp_path / "up.log",
-        }
+        settings = Settings(database_url=pg_url, _env_file=None)  # type: ignore[call-arg]
+        with transaction(make_session_factory(clean_db)) as session:
+            key = apikeys.create(session, tenant_id="e2e", name="e2e", pepper=settings.secret_key)
+        base = f"http://127.0.0.1:{ports['api']}"
+        headers = {"Authorization": f"Bearer {key.key}"}
+        with httpx.Client(base_url=base, headers=headers, timeout=120) as client:
+            up.wait_ready(proc, base, log, 120)
+            yield {
+                "client": client,
+                "proc": proc,
+                "ports": ports,
+                "media": media_server,
+                "log": log,
+            }
     finally:
-        client.close()
-        _kill_tree(proc)
-        log.close()
-
-
-def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
-    """Stop ``up`` and, should it not have stopped them, its children."""
-    if proc.poll() is not None:
-        return
-    children = psutil.Process(proc.pid).children(recursive=True)
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=40)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    for child in children:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            child.kill()
+        up.stop_up(proc)
 
 
 def _wait_done(client: httpx.Client, job_ids: list[str], timeout_s: float = 300) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
         jobs = {j: client.get(f"/api/ml/jobs/{j}").json() for j in job_ids}
-        if all(
-            j["status"] in {"done", "failed", "cancelled", "budget_exceeded"} for j in jobs.values()
-        ):
+        if all(j["status"] in up.TERMINAL for j in jobs.values()):
             return jobs
         assert time.monotonic() < deadline, jobs
         time.sleep(1)

@@ -14,17 +14,9 @@ latency after ``/readyz``) are printed and written to ``$BKML_FOOTPRINT_REPORT``
 from __future__ import annotations
 
 import contextlib
-import functools
-import http.server
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,29 +27,13 @@ from sqlalchemy import text
 
 from bookmarkai_ml.db.embedded import embedded_url, stop_embedded
 from bookmarkai_ml.db.engine import make_engine
+from support import up
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1800)]
 
-SAMPLES = Path(__file__).resolve().parents[3] / "src" / "bookmarkai_ml" / "samples"
 TESTS_DIR = Path(__file__).resolve().parents[2]
-ARTICLE = (SAMPLES / "article.txt").read_text()
+ARTICLE = (up.SAMPLES / "article.txt").read_text()
 PSS_LIMIT_MB = 350
-FINAL = {"done", "failed", "cancelled", "budget_exceeded"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def media_server() -> Iterator[str]:
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SAMPLES))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
 
 
 def _env(tmp_path: Path, amqp_url: str, media: str, api_port: int) -> dict[str, str]:
@@ -77,21 +53,8 @@ def _env(tmp_path: Path, amqp_url: str, media: str, api_port: int) -> dict[str, 
         }
     )
     for task in ("SUMMARIZE", "TRANSCRIBE", "EMBED"):
-        env[f"BOOKMARKAI_ML_TASKS__{task}__METRICS_PORT"] = str(_free_port())
+        env[f"BOOKMARKAI_ML_TASKS__{task}__METRICS_PORT"] = str(up.free_port())
     return env
-
-
-def _stop_tree(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        children = psutil.Process(proc.pid).children(recursive=True)
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        for child in children:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                child.kill()
 
 
 def _pss_mb(pid: int) -> float:
@@ -141,15 +104,11 @@ def test_many_jobs_through_up_keep_workers_small_and_torch_free(
     tmp_path: Path, own_amqp_url: str, media_server: str
 ) -> None:
     total = int(os.environ.get("BKML_FOOTPRINT_JOBS", "200"))
-    api_port = _free_port()
+    api_port = up.free_port()
     env = _env(tmp_path, own_amqp_url, media_server, api_port)
     (tmp_path / "probe").mkdir()
     data_dir = tmp_path / "data"
-    log = (tmp_path / "up.log").open("wb")
-    cli = [sys.executable, "-m", "bookmarkai_ml.cli"]
-    proc = subprocess.Popen(
-        [*cli, "up"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    proc = up.start_up(env, tmp_path / "up.log")
     base = f"http://127.0.0.1:{api_port}"
     report: dict[str, Any] = {"jobs_requested": total}
     try:
@@ -160,15 +119,7 @@ def test_many_jobs_through_up_keep_workers_small_and_torch_free(
                     if anon.get("/healthz").status_code == 200:
                         break
                 time.sleep(0.2)
-            made = subprocess.run(
-                [*cli, "keys", "create", "--tenant", "footprint", "--json"],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=120,
-            )
-            key = json.loads(made.stdout)["key"]
+            key = up.create_key(env, "footprint")
             while (ready := anon.get("/readyz")).status_code != 200:
                 assert proc.poll() is None, (tmp_path / "up.log").read_text()[-3000:]
                 assert ready.json()["checks"].get("embedder") in {"loading", "ok"}, ready.text
@@ -192,7 +143,7 @@ def test_many_jobs_through_up_keep_workers_small_and_torch_free(
             with engine.connect() as conn:
                 rows = conn.execute(text("SELECT status, count(*) FROM ml_jobs GROUP BY status"))
                 counts = {str(s): int(n) for s, n in rows}
-            if set(counts) <= FINAL and sum(counts.values()) >= len(ids):
+            if set(counts) <= up.TERMINAL and sum(counts.values()) >= len(ids):
                 break
             assert proc.poll() is None, (tmp_path / "up.log").read_text()[-3000:]
             assert time.monotonic() < deadline, counts
@@ -233,6 +184,5 @@ def test_many_jobs_through_up_keep_workers_small_and_torch_free(
             else:
                 assert "onnxruntime" in probe["loaded_before_first_task"], probe
     finally:
-        _stop_tree(proc)
-        log.close()
+        up.stop_up(proc)
         assert stop_embedded(data_dir)

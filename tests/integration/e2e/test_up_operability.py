@@ -11,51 +11,38 @@ children, the embedded Postgres, the receiver and the vhost.
 from __future__ import annotations
 
 import contextlib
-import functools
-import http.server
 import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 import yaml
 from sqlalchemy import Engine, text
 
 from bookmarkai_ml.db.embedded import stop_embedded
 from bookmarkai_ml.db.engine import make_engine
+from support import up
 from support.otlp_receiver import OtlpReceiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[3]
 DEPLOY = ROOT / "deploy"
-SAMPLES = ROOT / "src" / "bookmarkai_ml" / "samples"
-ARTICLE = (SAMPLES / "article.txt").read_text()
+ARTICLE = (up.SAMPLES / "article.txt").read_text()
 _NAME = re.compile(r"(?<![A-Za-z0-9_:])ml_[a-z_]+")
 #: Printed by Celery on SIGTERM (celery/apps/worker.py, ``safe_say``), not logged.
 CELERY_SHUTDOWN_PRINT = "worker: Warm shutdown (MainProcess)"
 #: Celery warns when a worker runs as root; only this sandbox does (the images run as a user).
 ROOT_WARNING = "SecurityWarning: You're running the worker with superuser privileges"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _queried_names() -> set[str]:
@@ -95,7 +82,7 @@ def _prometheus(workdir: Path, targets: dict[str, str]) -> tuple[subprocess.Pope
         ],
     }
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{up.free_port()}"
     proc = subprocess.Popen(
         [
             binary,
@@ -122,30 +109,6 @@ def _wait(what: str, ready: Callable[[], bool], timeout_s: float) -> None:
         time.sleep(0.5)
 
 
-def _up(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bookmarkai_ml.cli", "up"],
-        env=env,
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    children = psutil.Process(proc.pid).children(recursive=True)
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    for child in children:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            child.kill()
-
-
 def _answers(url: str) -> bool:
     try:
         return httpx.get(url, timeout=2).status_code == 200
@@ -165,17 +128,6 @@ def _queried_exprs() -> list[str]:
     return [re.sub(r"\$__(rate_)?interval", "1m", e) for e in exprs]
 
 
-@contextlib.contextmanager
-def _media_server() -> Iterator[str]:
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SAMPLES))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-
-
 def _all_finished(engine: Engine, expected: int) -> Callable[[], bool]:
     def check() -> bool:
         with engine.connect() as conn:
@@ -186,15 +138,7 @@ def _all_finished(engine: Engine, expected: int) -> Callable[[], bool]:
 
 
 def _enrich_and_scrape(env: dict[str, str], base: str, prom: str, media: str, run: Run) -> None:
-    created = subprocess.run(
-        [sys.executable, "-m", "bookmarkai_ml.cli", "keys", "create", "--tenant", "t", "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    key = json.loads(created.stdout)["key"]
+    key = up.create_key(env, "t")
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client:
         for share_id, given in (
             ("article", {"text": ARTICLE}),
@@ -237,11 +181,12 @@ def run(
 ) -> Run:
     workdir = tmp_path_factory.mktemp("first-start")
     data = workdir / "data"  # fresh: up starts a new embedded Postgres here
-    ports = {name: _free_port() for name in ("api", "summarize", "transcribe", "embed")}
+    ports = up.stack_ports()
     result = Run()
     with contextlib.ExitStack() as stack:
         amqp_url = stack.enter_context(vhost_factory())
         receiver = stack.enter_context(OtlpReceiver())
+        media = stack.enter_context(up.media_server())
         env = {
             k: v
             for k, v in os.environ.items()
@@ -250,31 +195,18 @@ def run(
         env.update(
             {
                 "BOOKMARKAI_ML_BROKER_URL": amqp_url,
-                "BOOKMARKAI_ML_DATA_DIR": str(data),
+                **up.stack_env(ports, data, media),
                 "BOOKMARKAI_ML_TELEMETRY__LOG_JSON": "true",
                 # Real spans, so a log line's trace_id/span_id can be found among them.
                 "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
                 "OTEL_BSP_SCHEDULE_DELAY": "200",
-                "BOOKMARKAI_ML_API__PORT": str(ports["api"]),
-                "BOOKMARKAI_ML_WORKER__CONCURRENCY": "1",
-                **{
-                    f"BOOKMARKAI_ML_TASKS__{t.upper()}__METRICS_PORT": str(ports[t])
-                    for t in ("summarize", "transcribe", "embed")
-                },
             }
         )
-        media = stack.enter_context(_media_server())
-        env["BOOKMARKAI_ML_MEDIA__ALLOWED_HOSTS"] = f'["{media}"]'
-        up = _up(env, workdir / "up.log")
+        proc = up.start_up(env, workdir / "up.log")
         prom: subprocess.Popen[bytes] | None = None
         try:
             base = f"http://127.0.0.1:{ports['api']}"
-
-            def ready() -> bool:
-                assert up.poll() is None, (workdir / "up.log").read_text()[-3000:]
-                return _answers(f"{base}/readyz")
-
-            _wait("the API never became ready", ready, 180)
+            up.wait_ready(proc, base, workdir / "up.log", 180)
             prom, prom_url = _prometheus(
                 workdir, {name: f"127.0.0.1:{port}" for name, port in ports.items()}
             )
@@ -284,7 +216,7 @@ def run(
             env["BOOKMARKAI_ML_DATABASE_URL"] = embedded_url(data)  # the server up started
             _enrich_and_scrape(env, base, prom_url, media, result)
         finally:
-            _stop(up)
+            up.stop_up(proc)
             if prom is not None:
                 prom.terminate()
                 prom.wait(timeout=30)

@@ -10,21 +10,13 @@ span's parent is in the trace, and each task has database spans and a model-infe
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import http.server
 import os
-import signal
-import socket
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 from sqlalchemy import Engine, text
 
@@ -32,51 +24,16 @@ from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import TASKS
 from bookmarkai_ml.db.engine import make_session_factory, transaction
 from bookmarkai_ml.services import apikeys
+from support import up
 from support.otlp_receiver import OtlpReceiver, ReceivedSpan
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
-
-SAMPLES = Path(__file__).resolve().parents[3] / "src" / "bookmarkai_ml" / "samples"
-TERMINAL = {"done", "failed", "cancelled", "budget_exceeded"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def media_server() -> Iterator[str]:
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SAMPLES))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
 def receiver() -> Iterator[OtlpReceiver]:
     with OtlpReceiver() as running:
         yield running
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGINT ``up`` (it stops its children, which flush their spans); kill what is left."""
-    if proc.poll() is not None:
-        return
-    children = psutil.Process(proc.pid).children(recursive=True)
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    for child in children:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            child.kill()
 
 
 def _enrich_through_up(
@@ -89,18 +46,12 @@ def _enrich_through_up(
 ) -> tuple[list[dict[str, object]], str]:
     """Run ``up``, enrich the sample video, wait for all its jobs, stop ``up``; the jobs
     and ``up``'s log."""
-    ports = {name: _free_port() for name in ("api", "summarize", "transcribe", "embed")}
+    ports = up.stack_ports()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
         "BOOKMARKAI_ML_DATABASE_URL": pg_url,
         "BOOKMARKAI_ML_BROKER_URL": amqp_url,
-        "BOOKMARKAI_ML_DATA_DIR": str(tmp_path / "data"),
-        "BOOKMARKAI_ML_API__PORT": str(ports["api"]),
-        "BOOKMARKAI_ML_MEDIA__ALLOWED_HOSTS": f'["{media}"]',
-        "BOOKMARKAI_ML_TASKS__SUMMARIZE__METRICS_PORT": str(ports["summarize"]),
-        "BOOKMARKAI_ML_TASKS__TRANSCRIBE__METRICS_PORT": str(ports["transcribe"]),
-        "BOOKMARKAI_ML_TASKS__EMBED__METRICS_PORT": str(ports["embed"]),
-        "BOOKMARKAI_ML_WORKER__CONCURRENCY": "1",
+        **up.stack_env(ports, tmp_path / "data", media),
         # Only the standard variables: no telemetry setting names an exporter.
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "200",  # ms: spans leave within the test's patience
@@ -109,18 +60,11 @@ def _enrich_through_up(
     with transaction(make_session_factory(engine)) as session:
         key = apikeys.create(session, tenant_id="t", name="trace", pepper=settings.secret_key).key
     log_path = tmp_path / "up.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bookmarkai_ml.cli", "up"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            jobs = _enrich(proc, ports["api"], key, media, log_path, engine)
-        finally:
-            _stop(proc)
+    proc = up.start_up(env, log_path)
+    try:
+        jobs = _enrich(proc, ports["api"], key, media, log_path, engine)
+    finally:
+        up.stop_up(proc)
     return jobs, log_path.read_text()
 
 
@@ -132,16 +76,10 @@ def _enrich(
     log_path: Path,
     engine: Engine,
 ) -> list[dict[str, object]]:
+    base = f"http://127.0.0.1:{port}"
+    up.wait_ready(proc, base, log_path, 180)
     headers = {"Authorization": f"Bearer {key}"}
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=60) as client:
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None, log_path.read_text()[-3000:]
-            with contextlib.suppress(httpx.TransportError):
-                if client.get("/readyz").status_code == 200:
-                    break
-            assert time.monotonic() < deadline, "API never became ready"
-            time.sleep(0.5)
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
         video = f"http://{media}/briefing.mp4"
         created = client.post(
             "/api/ml/jobs",
@@ -155,7 +93,7 @@ def _enrich(
                     text("SELECT task, status FROM ml_jobs WHERE share_id = 'traced-video'")
                 ).all()
             items: list[dict[str, object]] = [{"task": t, "status": st} for t, st in rows]
-            if len(items) == 3 and all(j["status"] in TERMINAL for j in items):
+            if len(items) == 3 and all(j["status"] in up.TERMINAL for j in items):
                 return items
             assert proc.poll() is None, log_path.read_text()[-3000:]
             assert time.monotonic() < deadline, items
