@@ -147,9 +147,13 @@ def configure_logging(telemetry: TelemetrySettings, *, level: str | None = None)
     root.setLevel((level or telemetry.log_level).upper())
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         # uvicorn runs with log_config=None (cli/api.py): its records reach our handler.
+        # A uvicorn started earlier in this process (log_level=..., its dictConfig) leaves
+        # its own levels behind: reset them, so the root's level decides here too.
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+        logger.setLevel(logging.NOTSET)
+        logger.disabled = False
     for name in _CHATTY:
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.captureWarnings(True)

@@ -112,3 +112,17 @@ def test_uvicorns_colour_copy_is_left_out(capsys: pytest.CaptureFixture[str]) ->
     (line,) = _lines(capsys)
     assert json.loads(line) == {**json.loads(line), "message": "started"}
     assert "color_message" not in json.loads(line)
+
+
+def test_levels_a_uvicorn_left_behind_do_not_silence_its_records(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    uvicorn_error = logging.getLogger("uvicorn.error")
+    uvicorn_error.setLevel(logging.WARNING)  # what uvicorn.Config(log_level="warning") leaves
+    try:
+        configure_logging(TelemetrySettings(log_json=True))
+        uvicorn_error.info("started")
+        (line,) = _lines(capsys)
+        assert json.loads(line)["message"] == "started"
+    finally:
+        uvicorn_error.setLevel(logging.NOTSET)
