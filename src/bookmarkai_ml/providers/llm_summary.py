@@ -35,6 +35,7 @@ from typing import Any
 from bookmarkai_ml.contracts import SummarizeOptions
 from bookmarkai_ml.domain.chunking import ChunkPolicy, chunk_text
 from bookmarkai_ml.domain.faithfulness import unsupported
+from bookmarkai_ml.domain.keyphrases import is_boilerplate, is_fragment
 from bookmarkai_ml.domain.text import (
     split_sentences,
     summary_units,
@@ -192,13 +193,18 @@ def _stem(word: str) -> str:
 
 
 def clean_tags(tags: list[str], source: str) -> list[str]:
-    """Lower-case tags of 1-4 words whose every word is in ``source``, deduplicated, capped."""
+    """Lower-case tags of 1-4 words whose every word is in ``source``, deduplicated, capped.
+
+    The tagger's rules apply too: no stopword or verb at either edge, no boilerplate.
+    """
     vocabulary = {_stem(w) for w in words(source)}
     kept: dict[str, frozenset[str]] = {}
     for tag in tags:
         tag = " ".join(_TAG_JUNK.sub(" ", tag.lower()).replace("_", " ").split()).strip(".-#")
         stems = frozenset(_stem(p) for p in words(tag))
         if not stems or len(words(tag)) > MAX_TAG_WORDS or not stems <= vocabulary:
+            continue
+        if is_fragment(tag) or is_boilerplate(tag):  # the tagger's own rules
             continue
         if any(stems <= other or other <= stems for other in kept.values()):
             continue  # "trams" next to "tram line": one tag

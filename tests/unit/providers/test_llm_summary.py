@@ -147,6 +147,7 @@ def test_bad_tags_are_cleaned_and_too_few_come_from_the_tagger() -> None:
     assert clean_tags(
         ["Tram Line", "#Lindholm", "trams", "tram", "smart city", "a b c d e", "Budget!"], SOURCE
     ) == ["tram line", "lindholm", "budget"]
+    assert clean_tags(["the tram", "tram line was", "subscribe"], SOURCE + " Subscribe.") == []
     tagged: list[str] = []
 
     def tagger(text: str) -> list[str]:
