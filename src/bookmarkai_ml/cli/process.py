@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from bookmarkai_ml import bootstrap
 from bookmarkai_ml.cli.common import Exit, console, emit_json, out, settings_of
 from bookmarkai_ml.config import Settings
+from bookmarkai_ml.contracts import TranscribeOptions
 from bookmarkai_ml.db import migrate as migrations
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.db.models import JobStatus
@@ -64,7 +65,9 @@ def classify(raw: str) -> Item:
     return Item(label, _share_id("text", raw), text=raw)
 
 
-def _submit(sessions: SessionFactory, items: list[Item]) -> dict[str, list[UUID]]:
+def _submit(
+    sessions: SessionFactory, items: list[Item], transcribe: TranscribeOptions
+) -> dict[str, list[UUID]]:
     """Submit every item in one transaction, in one ``process`` span whose trace the jobs carry."""
     roots: dict[str, list[UUID]] = {}
     with (
@@ -74,7 +77,11 @@ def _submit(sessions: SessionFactory, items: list[Item]) -> dict[str, list[UUID]
         traceparent = tracing.current_traceparent()
         for item in items:
             planned = enrich.plan_enrich(
-                share_id=item.share_id, tenant_id=TENANT, text=item.text, media_url=item.media_url
+                share_id=item.share_id,
+                tenant_id=TENANT,
+                text=item.text,
+                media_url=item.media_url,
+                transcribe=transcribe,
             )
             roots[item.share_id] = [
                 jobs.submit(session, p.message, then=p.then, traceparent=traceparent).job.id
@@ -218,6 +225,10 @@ def process(
     inputs: Annotated[list[str], typer.Argument(help="Files, http(s)/s3 URLs, or text.")],
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     timeout: Annotated[float, typer.Option(help="With a broker: seconds to wait.")] = 900.0,
+    vocabulary: Annotated[
+        list[str] | None,
+        typer.Option("--vocabulary", "-V", help="A name or term the speech contains (repeatable)."),
+    ] = None,
 ) -> None:
     """Enrich each input end to end (transcript, summary, tags, embeddings) and print it."""
     settings = settings_of(ctx)
@@ -234,7 +245,7 @@ def process(
     db = bootstrap.database(settings)
     migrations.upgrade(db.engine)
     sessions = db.sessions
-    roots = _submit(sessions, items)
+    roots = _submit(sessions, items, TranscribeOptions(vocabulary=vocabulary or []))
     all_roots = [job_id for ids in roots.values() for job_id in ids]
     if local:
         try:

@@ -163,3 +163,35 @@ def test_french_and_german_videos_go_through_process_in_their_language(
     for report in (french, german):
         assert all(job["status"] == "done" for job in report["jobs"].values()), report
         assert report["summary"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_process_passes_the_vocabulary_to_the_transcriber(media_dir: Path, tmp_path: Path) -> None:
+    video = in_mp4(media_dir, speak(media_dir, "celery", "en-us", CELERY))
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOOKMARKAI_ML_")}
+    env["BOOKMARKAI_ML_DATA_DIR"] = str(data)
+    env["BOOKMARKAI_ML_MODELS__ONNX_CACHE_DIR"] = os.environ["BOOKMARKAI_ML_MODELS__ONNX_CACHE_DIR"]
+    cli = Path(sys.executable).parent / "bookmarkai-ml"
+
+    def transcript(*flags: str) -> str:
+        proc = subprocess.run(
+            [str(cli), "process", str(video), "--json", *flags],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=420,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        (report,) = json.loads(proc.stdout)
+        return str(report["transcript"])
+
+    try:  # one share, two jobs: the options are part of the idempotency key
+        plain = transcript()
+        hinted = transcript("--vocabulary", "Celery", "-V", "RabbitMQ")
+    finally:
+        stop_embedded(data)
+    assert "celery" not in plain.lower(), plain
+    assert "Celery workers" in hinted, hinted
