@@ -100,7 +100,7 @@ def normalise(phrase: str) -> str:
     return text.replace(" - ", "-").strip()
 
 
-def _singular(word: str) -> str:
+def singular(word: str) -> str:
     """A crude English singular, only to compare forms ("queues" ~ "queue")."""
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
@@ -113,7 +113,7 @@ def _singular(word: str) -> str:
 
 def phrase_key(phrase: str) -> str:
     """The form two spellings of one tag share: normalised, each word singular."""
-    return " ".join(_singular(w) for w in normalise(phrase).split())
+    return " ".join(singular(w) for w in normalise(phrase).split())
 
 
 def is_boilerplate(phrase: str) -> bool:
@@ -121,7 +121,7 @@ def is_boilerplate(phrase: str) -> bool:
     text = normalise(phrase)
     if any(p in text for p in BOILERPLATE_PHRASES):
         return True
-    return any(_singular(w) in BOILERPLATE_WORDS or w in BOILERPLATE_WORDS for w in text.split())
+    return any(singular(w) in BOILERPLATE_WORDS or w in BOILERPLATE_WORDS for w in text.split())
 
 
 def is_boilerplate_sentence(sentence: str) -> bool:
@@ -150,7 +150,7 @@ def is_fragment(phrase: str, verbs: Iterable[str] = ()) -> bool:
 
 
 def _fold(text: str) -> str:
-    return " ".join(_singular(w) for w in re.findall(r"[\w'-]+", normalise(text)))
+    return " ".join(singular(w) for w in re.findall(r"[\w'-]+", normalise(text)))
 
 
 def grounded(tag: str, source: str) -> bool:

@@ -1,4 +1,4 @@
-"""Plain-text helpers shared by chunking and summaries: sentences, words, key-phrase candidates.
+"""Plain-text helpers shared by chunking and summaries: sentences, clauses, words, stopwords.
 
 Pure and dependency-free on purpose: the splitter is a careful regex, not a model,
 so chunk boundaries are deterministic and cheap on very long inputs. It knows the
@@ -95,33 +95,6 @@ def estimate_tokens(text: str) -> int:
     if not text:
         return 0
     return max(1, round(len(text) / 4), round(word_count(text) * 4 / 3))
-
-
-def candidate_phrases(text: str, *, max_words: int = 3) -> list[str]:
-    """Key-phrase candidates: runs of 1..``max_words`` content words (RAKE-style).
-
-    Runs are cut at stopwords, punctuation and numbers, then lower-cased; the
-    result keeps first-occurrence order and repeats (callers count frequency).
-    """
-    phrases: list[str] = []
-    for sentence in split_sentences(text):
-        for fragment in re.split(r"[,;:()\[\]\"\u201c\u201d.!?]", sentence):
-            run: list[str] = []
-            for token in [*words(fragment), ""]:
-                low = token.lower().strip("'\u2019-")
-                if not low or low in STOPWORDS or low.isdigit() or len(low) < 3:
-                    if run:
-                        phrases.extend(_windows(run, max_words))
-                    run = []
-                else:
-                    run.append(low)
-    return phrases
-
-
-def _windows(run: list[str], max_words: int) -> list[str]:
-    if len(run) <= max_words:
-        return [" ".join(run)]
-    return [" ".join(run[i : i + max_words]) for i in range(len(run) - max_words + 1)]
 
 
 def truncate_words(text: str, limit: int) -> str:

@@ -22,7 +22,6 @@ import os
 import shutil
 import sys
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,8 +166,3 @@ def materialize(artifact: Artifact, artifacts_dir: Path | None = None) -> Path:
                 target.unlink()  # a stale or torn copy of ours: rebuild it from the parts
         _assemble(target, f)
     return home
-
-
-def verify_all(artifacts: Iterable[Artifact], artifacts_dir: Path | None = None) -> list[Path]:
-    """Materialize each artifact (``models prepare`` and install use this)."""
-    return [materialize(a, artifacts_dir) for a in artifacts]

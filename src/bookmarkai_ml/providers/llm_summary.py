@@ -35,7 +35,7 @@ from typing import Any
 from bookmarkai_ml.contracts import SummarizeOptions
 from bookmarkai_ml.domain.chunking import ChunkPolicy, chunk_text
 from bookmarkai_ml.domain.faithfulness import unsupported
-from bookmarkai_ml.domain.keyphrases import is_boilerplate, is_fragment
+from bookmarkai_ml.domain.keyphrases import is_boilerplate, is_fragment, singular
 from bookmarkai_ml.domain.text import (
     split_sentences,
     summary_units,
@@ -187,9 +187,9 @@ def fit(summary: str, limit: int) -> str:
     return ("\n" if bullets else " ").join(kept)
 
 
-def _stem(word: str) -> str:
-    word = word.lower().strip("'\u2019-")
-    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+def _folded(word: str) -> str:
+    """A word as tags and their source are compared: lower case, edges trimmed, singular."""
+    return singular(word.lower().strip("'\u2019-"))
 
 
 def clean_tags(tags: list[str], source: str) -> list[str]:
@@ -197,11 +197,11 @@ def clean_tags(tags: list[str], source: str) -> list[str]:
 
     The tagger's rules apply too: no stopword or verb at either edge, no boilerplate.
     """
-    vocabulary = {_stem(w) for w in words(source)}
+    vocabulary = {_folded(w) for w in words(source)}
     kept: dict[str, frozenset[str]] = {}
     for tag in tags:
         tag = " ".join(_TAG_JUNK.sub(" ", tag.lower()).replace("_", " ").split()).strip(".-#")
-        stems = frozenset(_stem(p) for p in words(tag))
+        stems = frozenset(_folded(p) for p in words(tag))
         if not stems or len(words(tag)) > MAX_TAG_WORDS or not stems <= vocabulary:
             continue
         if is_fragment(tag) or is_boilerplate(tag):  # the tagger's own rules

@@ -9,7 +9,6 @@ import pytest
 
 from bookmarkai_ml.domain.chunking import ChunkPolicy, chunk_segments, chunk_text, plan_chunks
 from bookmarkai_ml.domain.text import (
-    candidate_phrases,
     estimate_tokens,
     split_sentences,
     truncate_words,
@@ -47,13 +46,6 @@ def test_initials_and_lowercase_continuations_do_not_split() -> None:
         "J. R. R. Tolkien wrote it. e.g. this stays.",
         "Done.",
     ]
-
-
-def test_candidate_phrases_cut_at_stopwords_and_punctuation() -> None:
-    phrases = candidate_phrases("Vector search uses HNSW indexes. The local CPU, however, is slow.")
-    assert "vector search uses" in phrases
-    assert "local cpu" in phrases
-    assert all("the" not in p.split() for p in phrases)
 
 
 def test_token_estimate_errs_high_and_truncation_marks_the_cut() -> None:
