@@ -9,6 +9,11 @@ Tables (all prefixed ``ml_``):
     ml_embeddings           pgvector chunks with model and dimension
     ml_api_keys             hashed API keys per tenant
     ml_dead_letters         dead-lettered messages moved out of the DLQs for replay
+    ml_erasures             one tombstone per erased share
+    ml_webhooks             Standard Webhooks endpoints per tenant
+    ml_webhook_deliveries   one delivery per (endpoint, event), retried on a schedule
+    ml_webhook_attempts     the delivery log: every attempt with its answer
+    ml_budget_limits        budget windows per tenant and task
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Computed,
     DateTime,
     ForeignKey,
@@ -100,6 +106,7 @@ class OutboxRow(Base):
     job_id: Mapped[uuid.UUID | None] = mapped_column(
         UUID(as_uuid=True), ForeignKey("ml_jobs.id", ondelete="CASCADE"), index=True
     )
+    kind: Mapped[str] = mapped_column(String(10), default="task")  # task|event
     routing_key: Mapped[str] = mapped_column(String(100))
     task_name: Mapped[str] = mapped_column(String(100))
     kwargs: Mapped[dict[str, Any]] = mapped_column(JSONB)
@@ -141,6 +148,7 @@ class BudgetReservation(Base):
     job_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("ml_jobs.id", ondelete="CASCADE"), index=True
     )
+    tenant_id: Mapped[str] = mapped_column(String(100))
     task: Mapped[str] = mapped_column(String(20))
     usd: Mapped[Decimal] = mapped_column(Numeric(14, 8))
     status: Mapped[str] = mapped_column(String(12), default="held")  # held|settled|released
@@ -182,6 +190,7 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)
+    scopes: Mapped[list[str]] = mapped_column(JSONB, default=list)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -200,3 +209,75 @@ class DeadLetter(Base):
     headers: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     dead_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Erasure(Base):
+    __tablename__ = "ml_erasures"
+
+    tenant_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    share_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    removed: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+class Webhook(Base):
+    __tablename__ = "ml_webhooks"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(100), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    event_types: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    secret: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WebhookDelivery(Base):
+    __tablename__ = "ml_webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("ml_webhooks.id", ondelete="CASCADE")
+    )
+    tenant_id: Mapped[str] = mapped_column(String(100))
+    share_id: Mapped[str | None] = mapped_column(String(200))
+    event_id: Mapped[str] = mapped_column(String(100))
+    event_type: Mapped[str] = mapped_column(String(100))
+    body: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|delivered|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookAttempt(Base):
+    __tablename__ = "ml_webhook_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("ml_webhook_deliveries.id", ondelete="CASCADE")
+    )
+    attempted_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+
+
+class BudgetLimit(Base):
+    __tablename__ = "ml_budget_limits"
+
+    tenant_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    task: Mapped[str] = mapped_column(String(20), primary_key=True)
+    window_s: Mapped[int] = mapped_column(Integer, primary_key=True)
+    usd: Mapped[Decimal] = mapped_column(Numeric(14, 8))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
