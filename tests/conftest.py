@@ -99,7 +99,8 @@ def sessions(engine: Engine) -> SessionFactory:
 
 _TABLES = (
     "ml_dead_letters, ml_api_keys, ml_embeddings, ml_budget_reservations, ml_costs, "
-    "ml_outbox, ml_results, ml_jobs"
+    "ml_outbox, ml_results, ml_jobs, ml_erasures, ml_webhook_attempts, "
+    "ml_webhook_deliveries, ml_webhooks, ml_budget_limits"
 )
 
 
