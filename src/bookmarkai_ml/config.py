@@ -109,6 +109,39 @@ class OutboxSettings(BaseModel):
     )
 
 
+class WebhookSettings(BaseModel):
+    """Webhook delivery by the relay (docs/webhooks.md)."""
+
+    retry_schedule_s: list[float] = Field(
+        [0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0],
+        description="Delay of each attempt after the previous one failed; the first (0) is "
+        "the immediate attempt. One entry per attempt, then the delivery is failed. Default: "
+        "the Standard Webhooks schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: 27.6 h).",
+    )
+    timeout_s: float = Field(15.0, description="Cap on one delivery attempt, connect to answer.")
+    batch_size: int = Field(20, gt=0, description="Deliveries claimed and sent at once.")
+    poll_interval_s: float = Field(1.0, gt=0, description="How often due deliveries are sought.")
+    disable_after_failures: int = Field(
+        5,
+        ge=0,
+        description="Disable an endpoint after this many consecutive failed deliveries "
+        "(every attempt of each failed); 0 = never.",
+    )
+    disable_after_s: float = Field(
+        5 * 86400.0,
+        ge=0,
+        description="Disable an endpoint that has failed every attempt for this long "
+        "(no success since its first failure); 0 = never.",
+    )
+
+    @field_validator("retry_schedule_s")
+    @classmethod
+    def _schedule(cls, value: list[float]) -> list[float]:
+        if not value or value[0] != 0 or any(delay < 0 for delay in value):
+            raise ValueError("retry_schedule_s: at least one delay, the first 0, none negative")
+        return value
+
+
 class MediaSettings(BaseModel):
     """Media intake and audio processing."""
 
@@ -376,6 +409,7 @@ class Settings(BaseSettings):
     broker: Annotated[BrokerSettings, Field(default_factory=BrokerSettings)]
     worker: Annotated[WorkerSettings, Field(default_factory=WorkerSettings)]
     outbox: Annotated[OutboxSettings, Field(default_factory=OutboxSettings)]
+    webhooks: Annotated[WebhookSettings, Field(default_factory=WebhookSettings)]
     media: Annotated[MediaSettings, Field(default_factory=MediaSettings)]
     storage: Annotated[StorageSettings, Field(default_factory=StorageSettings)]
     models: Annotated[ModelSettings, Field(default_factory=ModelSettings)]
