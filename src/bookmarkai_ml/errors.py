@@ -24,7 +24,8 @@ The HTTP layer maps this tree to ``application/problem+json`` in one handler.
     ├── NotFoundError                 no such job / key / share (for this tenant)
     │   └── QueueNotFoundError        the broker has no such queue (topology not declared)
     ├── ConflictError                 the job's state forbids the operation
-    └── AuthError                     missing, wrong or revoked API key
+    ├── AuthError                     missing, wrong or revoked API key
+    └── ForbiddenError                a valid key without the scope the operation needs
 """
 
 from __future__ import annotations
@@ -178,3 +179,9 @@ class AuthError(BookmarkAIError):
     """Authentication failed: no key, an unknown key, or a revoked key."""
 
     code = "unauthorized"
+
+
+class ForbiddenError(BookmarkAIError):
+    """The key is valid but lacks the scope the operation needs (``admin``)."""
+
+    code = "forbidden"

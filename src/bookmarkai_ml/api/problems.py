@@ -56,6 +56,7 @@ class Problem(BaseModel):
 #: The error tree's HTTP status; the most specific class listed wins (checked in MRO order).
 STATUS: dict[type[errors.BookmarkAIError], int] = {
     errors.AuthError: 401,
+    errors.ForbiddenError: 403,
     errors.NotFoundError: 404,
     errors.ConflictError: 409,
     errors.InvalidInputError: 422,
