@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
@@ -88,9 +88,19 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 def tidy_openapi(schema: dict[str, Any]) -> dict[str, Any]:
-    """Error responses are problem+json only: drop the JSON twin FastAPI adds for ``model``."""
+    """Error responses are problem+json only: drop the JSON twin FastAPI adds for ``model``.
+
+    Every operation with a body also declares 400 (not JSON) and 413 (over the body
+    limit): the ASGI guards in ``limits.py`` answer those before any route runs.
+    """
+    guarded = responses(400, 413)
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
+            if "requestBody" in operation:
+                for status, response in guarded.items():
+                    entry = {k: v for k, v in response.items() if k != "model"}
+                    entry.setdefault("description", _STARLETTE_CODES[status].replace("_", " "))
+                    operation.setdefault("responses", {}).setdefault(str(status), entry)
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
                 if status[:1] in "45" and MEDIA_TYPE in content:
@@ -168,6 +178,32 @@ def _issue(raw: Any) -> ValidationIssue:
         # Point at the discriminator field (e.g. ``task``), not at the whole body.
         loc.append(str(raw.get("ctx", {}).get("discriminator", "")).strip("'"))
     return ValidationIssue(loc=loc, msg=str(raw.get("msg", "")), type=str(raw.get("type", "")))
+
+
+def problem_of(exc: errors.BookmarkAIError, *, instance: str | None = None) -> Problem:
+    """The problem document of an error-tree exception (5xx details withheld, as above)."""
+    status = status_of(exc)
+    return Problem(
+        type=f"urn:bookmarkai-ml:problem:{exc.code}",
+        title=HTTPStatus(status).phrase,
+        status=status,
+        code=exc.code,
+        detail=exc.message if status < 500 else None,
+        instance=instance,
+    )
+
+
+def validation_problem(raw_errors: Sequence[Any], *, instance: str | None = None) -> Problem:
+    """The 422 ``validation_error`` problem of pydantic's ``errors()`` list."""
+    return Problem(
+        type="urn:bookmarkai-ml:problem:validation_error",
+        title=HTTPStatus(422).phrase,
+        status=422,
+        code="validation_error",
+        detail="the request does not match the schema",
+        instance=instance,
+        errors=[_issue(e) for e in raw_errors],
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

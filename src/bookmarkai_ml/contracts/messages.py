@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 SCHEMA_VERSION: Literal[1] = 1
 
@@ -30,9 +30,26 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class SummarizeOptions(_Frozen):
+def _json_integer(value: object) -> object:
+    """An integer as JSON Schema means it (1851.0 counts), never a string or a bool."""
+    if isinstance(value, (str, bool)):
+        raise ValueError("expected an integer")
+    return value
+
+
+class _Options(_Frozen):
+    """Options are strict: ``0`` is not ``false`` and ``"120"`` is not 120, as the
+    JSON Schema says; a producer that sends them has a bug it should hear about."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class SummarizeOptions(_Options):
     style: Literal["brief", "detailed", "bullets"] = "brief"
-    target_words: int = Field(120, ge=10, le=2000)
+    # JSON Schema counts 1851.0 as an integer; strict mode would not.
+    target_words: Annotated[int, BeforeValidator(_json_integer)] = Field(
+        120, ge=10, le=2000, strict=False
+    )
     language: str | None = Field(None, max_length=16)
     provider: Literal["extractive", "openai", "local_llm", "llamacpp"] | None = Field(
         None, description="Summarizer; None = configured. llamacpp: deprecated alias of local_llm."
@@ -42,7 +59,7 @@ class SummarizeOptions(_Frozen):
 VocabularyTerm = Annotated[str, Field(min_length=1, max_length=100)]
 
 
-class TranscribeOptions(_Frozen):
+class TranscribeOptions(_Options):
     language: str | None = Field(None, max_length=16, description="ISO 639-1; None = detected.")
     word_timestamps: bool = False
     vocabulary: list[VocabularyTerm] = Field(
@@ -51,7 +68,7 @@ class TranscribeOptions(_Frozen):
     provider: Literal["local", "openai"] | None = None
 
 
-class EmbedOptions(_Frozen):
+class EmbedOptions(_Options):
     model: str | None = Field(None, max_length=100, description="Model name; None = selected.")
     content_kind: Literal["text", "transcript", "caption"] = "text"
     source_kind: str | None = Field(None, max_length=40, description="video, podcast, post, web.")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from bookmarkai_ml.api.deps import PrincipalDep, SearchDep, SessionDep
 from bookmarkai_ml.api.problems import responses
+from bookmarkai_ml.api.schemas.params import IsoDateTime
 from bookmarkai_ml.api.schemas.search import SearchHitPublic, SearchResults
 from bookmarkai_ml.db.embeddings import SearchFilters
 from bookmarkai_ml.services.search import MAX_K
@@ -37,8 +37,8 @@ def search(
     model: Annotated[Text | None, Query(description="Embedding model; default: stored.")] = None,
     share_id: Annotated[Ids, Query(description="Only these shares.")] = None,
     source_kind: Annotated[Ids, Query(description="Only these kinds (video, post...).")] = None,
-    created_from: Annotated[datetime | None, Query(description="Embedded at or after.")] = None,
-    created_to: Annotated[datetime | None, Query(description="Embedded before.")] = None,
+    created_from: Annotated[IsoDateTime | None, Query(description="Embedded at or after.")] = None,
+    created_to: Annotated[IsoDateTime | None, Query(description="Embedded before.")] = None,
     hybrid: Annotated[bool, Query(description="Fuse in full-text ranking (RRF).")] = False,
     per_share: Annotated[bool, Query(description="One hit per share (its best).")] = True,
 ) -> SearchResults:
