@@ -117,7 +117,9 @@ def test_schemathesis_finds_no_failure(served: str, make_key: MakeKey, tmp_path:
         "--no-color",
     ]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": ""}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=env)
+    done = subprocess.run(  # in tmp_path: schemathesis keeps a cache in its working dir
+        command, capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path
+    )
     output = done.stdout + done.stderr
     Path(os.environ.get("SCHEMATHESIS_LOG", tmp_path / "schemathesis.log")).write_text(output)
     assert done.returncode == 0, _failures(output)
