@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,10 +50,34 @@ def _share_id(kind: str, value: str) -> str:
     return f"{kind}-" + hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
+#: ``scheme://…``, or ``scheme:…`` for a scheme that needs no slashes, in one token.
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(//\S*|\S+)$")
+_SLASHLESS_SCHEMES = frozenset(
+    {"file", "ftp", "gopher", "dict", "data", "javascript", "mailto", "ldap", "jar", "tel"}
+)
+MEDIA_SCHEMES = frozenset({"http", "https", "s3"})
+
+
+class UnsupportedInputError(ValueError):
+    """An input that is a URL of a scheme ``process`` does not fetch."""
+
+
 def classify(raw: str) -> Item:
-    """A local file (text or media), a URL (media), or literal text."""
-    if raw.startswith(("http://", "https://", "s3://")):
-        return Item(raw, _share_id("url", raw), media_url=raw)
+    """A local file (text or media), a URL (media), or literal text.
+
+    Raises:
+        UnsupportedInputError: a URL whose scheme is not http(s) or s3 (``file:``,
+            ``ftp:``, ``gopher:`` …): summarizing the URL string would be a wrong answer.
+    """
+    url = _URL.match(raw.strip())
+    if url and (url.group(2).startswith("//") or url.group(1).lower() in _SLASHLESS_SCHEMES):
+        scheme = url.group(1).lower()  # schemes are case-insensitive (RFC 3986 §3.1)
+        if scheme not in MEDIA_SCHEMES:
+            raise UnsupportedInputError(
+                f"{raw!r}: {scheme}: URLs are not supported; give an http(s) or s3 URL, "
+                "a local file, or text"
+            )
+        return Item(raw, _share_id("url", raw), media_url=raw.strip())
     path = Path(raw).expanduser()
     if path.is_file():
         resolved = path.resolve()
@@ -236,7 +261,11 @@ def process(
     if local:  # the operator named these files on the command line: trust local paths
         media = settings.media.model_copy(update={"allow_local_paths": True})
         settings = settings.model_copy(update={"media": media})
-    items = [classify(raw) for raw in inputs]
+    try:
+        items = [classify(raw) for raw in inputs]
+    except UnsupportedInputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(Exit.USAGE) from exc
     if local:  # the jobs run in this process; an interactive run shows warnings unless asked
         explicit = settings.telemetry.log_json or "log_level" in settings.telemetry.model_fields_set
         configure_logging(settings.telemetry, level=None if explicit else "WARNING")

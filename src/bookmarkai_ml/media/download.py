@@ -80,20 +80,21 @@ class Downloader:
             RetryableError: ``download_unavailable`` (5xx or a network failure).
         """
         dest_dir.mkdir(parents=True, exist_ok=True)
-        if source.startswith("s3://"):
+        # Schemes are case-insensitive (RFC 3986 §3.1): HTTP://, Https:// and s3:// alike.
+        scheme = source.split("://", 1)[0].lower() if "://" in source else ""
+        if scheme == "s3":
             if self._store is None:
                 raise InvalidInputError("s3:// sources need S3 storage configured")
             path = self._store.fetch(source, dest_dir / "source.media")
             return Downloaded(path, path.stat().st_size, source)
-        if source.startswith(("http://", "https://", "HTTP://", "HTTPS://")):
+        if scheme in ("http", "https"):
             return self._download(source, dest_dir / "source.media")
-        if "://" not in source and source.startswith("/") and self._media.allow_local_paths:
+        if not scheme and source.startswith("/") and self._media.allow_local_paths:
             path = Path(source)
             if not path.is_file():
                 raise InvalidInputError(f"no such file: {source}", code="not_found")
             return Downloaded(path, path.stat().st_size, source)
-        scheme = source.split("://", 1)[0] if "://" in source else "a local path"
-        raise UnsafeURLError(f"media source {scheme!r} is not allowed")
+        raise UnsafeURLError(f"media source {scheme or 'a local path'!r} is not allowed")
 
     def _download(self, url: str, dest: Path) -> Downloaded:
         deadline = time.monotonic() + self._media.download_timeout_s
