@@ -1,4 +1,5 @@
-"""The relay as a service: producer + broker admin + outbox relay + DLQ archiver + gauges.
+"""The relay as a service: producer + broker admin + outbox relay + DLQ archiver + gauges,
+and the webhook deliverer (``webhooks.deliverer``), so every relay process delivers webhooks.
 
 Standalone: ``bookmarkai-ml relay``. Embedded (the API's lifespan)::
 
@@ -28,8 +29,12 @@ from bookmarkai_ml.observability import tracing
 from bookmarkai_ml.observability.prometheus import (
     InstrumentedPublisher,
     ProducerMetrics,
+    WebhookMetrics,
     zero_relay_series,
 )
+from bookmarkai_ml.services.retention import RetentionSweeper
+from bookmarkai_ml.webhooks.deliverer import Deliverer
+from bookmarkai_ml.webhooks.sender import Sender
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +62,23 @@ class RelayService:
             jobs=PostgresJobRepository(self._sessions, lease_s=settings.worker.lease_s),
             settings=settings.outbox,
             hooks=self.hooks,
-            maintenance=[self._archive_dead_letters, self._queue_depths],
+            maintenance=[
+                self._archive_dead_letters,
+                self._queue_depths,
+                RetentionSweeper(self._sessions, settings.retention).prune,
+            ],
             prepare=self._ensure_topology,
             max_attempts=settings.worker.max_retries + 1,
+        )
+        self.webhooks = Deliverer(
+            sessions=self._sessions,
+            settings=settings.webhooks,
+            # The media SSRF guard and allow-list, checked again at every attempt.
+            sender=Sender(
+                timeout_s=settings.webhooks.timeout_s,
+                allowed_hosts=settings.media.allowed_hosts,
+            ),
+            hooks=WebhookMetrics(),
         )
 
     async def _ensure_topology(self) -> None:
@@ -106,8 +125,10 @@ class RelayService:
         """
         self.producer.start_health_checks()
         self.relay.start()
+        self.webhooks.start()
 
     async def stop(self) -> None:
+        await self.webhooks.stop()
         await self.relay.stop()
         await self.producer.close()
         await self.admin.close()

@@ -35,6 +35,12 @@ BUDGET_REJECTIONS = "ml_budget_rejections"  # counter {task}
 # messages into ml_dead_letters, so DLQ depth stays near 0 and cannot show growth.
 DEAD_LETTERS = "ml_dead_letters"  # counter {queue}: dead letters archived, by DLQ name
 
+# Webhooks (docs/webhooks.md): the deliverer in the relay's process.
+WEBHOOK_ATTEMPTS = "ml_webhook_attempts"  # counter {outcome}: success|failure
+WEBHOOK_ATTEMPT_DURATION = "ml_webhook_attempt_duration_seconds"  # histogram
+WEBHOOK_DELIVERIES = "ml_webhook_deliveries"  # counter {outcome}: delivered|failed (final)
+WEBHOOK_DISABLED = "ml_webhook_endpoints_disabled"  # counter: endpoints disabled for failing
+
 # API.
 HTTP_REQUESTS = "ml_http_requests"  # counter {route, method, status}
 HTTP_LATENCY = "ml_http_request_duration_seconds"  # histogram {route, method}

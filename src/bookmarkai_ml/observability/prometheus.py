@@ -5,6 +5,7 @@ touches them directly but reaches them through hooks:
 
 - ``ProducerMetrics``: the producer's ``ProducerHooks`` and the relay's ``RelayHooks``;
 - ``InstrumentedPublisher``: wraps any ``ports.Publisher`` (publishes by outcome, latency);
+- ``WebhookMetrics``: the webhook deliverer's hooks (attempts, deliveries, disabled endpoints);
 - ``connect_celery_signals``: task outcomes, durations, costs and queue lag from the
   ``task_prerun``/``task_postrun`` signals of the worker.
 
@@ -96,6 +97,21 @@ class Metrics:
         )
         self.budget_rejections = Counter(
             names.BUDGET_REJECTIONS, "Budget reservations refused", ["task"], registry=r
+        )
+        self.webhook_attempts = Counter(
+            names.WEBHOOK_ATTEMPTS, "Webhook attempts by outcome", ["outcome"], registry=r
+        )
+        self.webhook_attempt_duration = Histogram(
+            names.WEBHOOK_ATTEMPT_DURATION,
+            "Webhook attempt time",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.webhook_deliveries = Counter(
+            names.WEBHOOK_DELIVERIES, "Webhook deliveries ended", ["outcome"], registry=r
+        )
+        self.webhook_disabled = Counter(
+            names.WEBHOOK_DISABLED, "Webhook endpoints disabled", registry=r
         )
         self.http_requests = Counter(
             names.HTTP_REQUESTS, "HTTP requests", ["route", "method", "status"], registry=r
@@ -206,6 +222,27 @@ class ProducerMetrics:
     def queue_depths(self, depths: dict[str, int]) -> None:
         for queue, depth in depths.items():
             self._m.queue_depth.labels(queue=queue).set(depth)
+
+
+class WebhookMetrics:
+    """The webhook deliverer's ``WebhookHooks``; its labelled series start at 0."""
+
+    def __init__(self, m: Metrics | None = None) -> None:
+        self._m = m or metrics()
+        for outcome in ("success", "failure"):
+            self._m.webhook_attempts.labels(outcome=outcome)
+        for outcome in ("delivered", "failed"):
+            self._m.webhook_deliveries.labels(outcome=outcome)
+
+    def attempted(self, *, ok: bool, duration_s: float) -> None:
+        self._m.webhook_attempts.labels(outcome="success" if ok else "failure").inc()
+        self._m.webhook_attempt_duration.observe(duration_s)
+
+    def finished(self, status: str) -> None:
+        self._m.webhook_deliveries.labels(outcome=status).inc()
+
+    def disabled(self) -> None:
+        self._m.webhook_disabled.inc()
 
 
 class InstrumentedPublisher:
