@@ -53,15 +53,6 @@ class BrokerSettings(BaseModel):
     health_check_interval_s: float = Field(
         30.0, description="Period of the passive-declare health check (design default)."
     )
-    message_retry_initial_s: float = Field(
-        1.0, description="Not read: the relay retries with `outbox.retry_initial_s`."
-    )
-    message_retry_max_s: float = Field(
-        10.0, description="Not read: the relay retries with `outbox.retry_max_s`."
-    )
-    message_retry_attempts: int = Field(
-        3, description="Not read: the relay gives up after `outbox.max_permanent_attempts`."
-    )
     delivery_limit: int = Field(5, description="Quorum-queue x-delivery-limit before DLQ.")
     max_message_bytes: int = Field(16 * 1024 * 1024, description="Largest message published.")
     tls_ca_file: Path | None = Field(None, description="CA bundle for amqps peer verification.")

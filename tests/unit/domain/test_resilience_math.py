@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import pytest
 
+from bookmarkai_ml.config import BrokerSettings, OutboxSettings
 from bookmarkai_ml.domain.backoff import Backoff
 from bookmarkai_ml.domain.breaker import BreakerState, CircuitBreaker
 from bookmarkai_ml.domain.idempotency import idempotency_key, input_hash
 
 
 def test_reconnect_backoff_follows_the_seed_numbers() -> None:
-    seed = Backoff(initial=0.5, maximum=32.0, jitter=0.3)
+    """The producer's reconnect schedule, built from the broker defaults as it builds it."""
+    broker = BrokerSettings()
+    seed = Backoff(
+        initial=broker.reconnect_initial_s,
+        maximum=broker.reconnect_max_s,
+        jitter=broker.reconnect_jitter,
+    )
     assert [seed.nominal(n) for n in range(1, 9)] == [0.5, 1, 2, 4, 8, 16, 32, 32]
     assert seed.delay(3, rand=lambda: 0.0) == pytest.approx(2 * 0.7)
     assert seed.delay(3, rand=lambda: 1.0) == pytest.approx(2 * 1.3)
@@ -19,9 +26,13 @@ def test_reconnect_backoff_follows_the_seed_numbers() -> None:
     assert seed.nominal(10_000) == 32.0  # no overflow
 
 
-def test_message_retry_backoff_is_one_to_ten_seconds() -> None:
-    retry = Backoff(initial=1.0, maximum=10.0)
+def test_the_relays_message_retry_keeps_the_seeds_numbers() -> None:
+    """The seed's message-level retry (1 s -> 10 s, 3 attempts) is the outbox relay's:
+    its defaults, read the way the relay reads them, give that schedule."""
+    outbox = OutboxSettings()
+    retry = Backoff(initial=outbox.retry_initial_s, maximum=outbox.retry_max_s)
     assert [retry.delay(n) for n in (1, 2, 3, 4, 5)] == [1, 2, 4, 8, 10]
+    assert outbox.max_permanent_attempts == 3
 
 
 class Clock:
