@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from bookmarkai_ml.api.auth import Principal, authenticate
+from bookmarkai_ml.api.auth import Principal, authenticate, require_admin
 from bookmarkai_ml.api.context import ApiContext
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db.engine import transaction
@@ -46,6 +46,8 @@ def get_session(ctx: ContextDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
+#: The caller, refused with 403 unless its key has the ``admin`` scope.
+AdminDep = Annotated[Principal, Depends(require_admin)]
 
 
 def get_embedder(ctx: ContextDep) -> Embedder:

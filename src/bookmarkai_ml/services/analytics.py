@@ -2,7 +2,9 @@
 
 ``ml_cost_by_day`` (cost by day, task, provider, model) and ``ml_task_performance``
 (count, outcomes, success rate, p50/p95 duration per task) are defined in migration
-0001. Reading a view is cheap and never blocks the workers writing ``ml_costs``;
+0001 and hold, since 0002, one set of rows per tenant and one for the whole platform
+(``tenant_id`` ''), so a tenant's answer and the platform's are the same query.
+Reading a view is cheap and never blocks the workers writing ``ml_costs``;
 the price is staleness, so the API refreshes them on a schedule
 (``settings.budgets.analytics_refresh_s``, :class:`Refresher`) and on demand
 (:func:`refresh`). ``ml_refresh_analytics()`` uses ``REFRESH ... CONCURRENTLY``,
@@ -25,6 +27,9 @@ from bookmarkai_ml.db.engine import SessionFactory, transaction, translate_db_er
 from bookmarkai_ml.errors import BookmarkAIError, InvalidInputError
 
 log = logging.getLogger(__name__)
+
+#: The views' ``tenant_id`` of the whole-platform rows (no key's tenant is '').
+PLATFORM = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,7 @@ class CostReport:
     by_task: list[CostTotal]
     by_model: list[CostTotal]
     performance: list[TaskPerformance]
+    tenant_id: str | None = None  # whose spend; None is the whole platform
 
 
 _COSTS = text(
@@ -84,7 +90,8 @@ _COSTS = text(
     SELECT day::date AS day, task, provider, model, jobs, usd,
            input_tokens, output_tokens, audio_seconds
     FROM ml_cost_by_day
-    WHERE day >= :since AND day < :until AND (CAST(:task AS text) IS NULL OR task = :task)
+    WHERE tenant_id = :scope AND day >= :since AND day < :until
+      AND (CAST(:task AS text) IS NULL OR task = :task)
     ORDER BY day, task, provider, model
     """
 )
@@ -92,7 +99,7 @@ _PERFORMANCE = text(
     """
     SELECT task, jobs, done, failed, cancelled, budget_exceeded,
            success_rate, p50_duration_s, p95_duration_s
-    FROM ml_task_performance ORDER BY task
+    FROM ml_task_performance WHERE tenant_id = :scope ORDER BY task
     """
 )
 
@@ -130,10 +137,12 @@ def costs(
     since: date | None = None,
     until: date | None = None,
     task: str | None = None,
+    tenant: str | None = None,
     refresh_first: bool = False,
     today: date | None = None,
 ) -> CostReport:
-    """Spend per day/task/model between ``since`` and ``until`` (inclusive, UTC days).
+    """Spend per day/task/model between ``since`` and ``until`` (inclusive, UTC days),
+    of ``tenant`` only or (``None``) of the whole platform.
 
     Defaults to the last 30 days. Task performance covers all time. With
     ``refresh_first`` the views are recomputed first, in the same transaction.
@@ -152,11 +161,16 @@ def costs(
         raise InvalidInputError("since must not be after until")
     if refresh_first:
         refresh(session)
+    scope = PLATFORM if tenant is None else tenant
     with translate_db_errors():
         by_day = [
-            _cost_row(row._mapping) for row in session.execute(_COSTS, {**params, "task": task})
+            _cost_row(row._mapping)
+            for row in session.execute(_COSTS, {**params, "task": task, "scope": scope})
         ]
-        performance = [TaskPerformance(**row._mapping) for row in session.execute(_PERFORMANCE)]
+        performance = [
+            TaskPerformance(**row._mapping)
+            for row in session.execute(_PERFORMANCE, {"scope": scope})
+        ]
     return CostReport(
         since=since,
         until=until,
@@ -165,6 +179,7 @@ def costs(
         by_task=_totals(by_day, lambda r: r.task),
         by_model=_totals(by_day, lambda r: f"{r.provider}/{r.model}"),
         performance=performance,
+        tenant_id=tenant,
     )
 
 

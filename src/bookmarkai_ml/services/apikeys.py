@@ -3,7 +3,9 @@
 A key is shown once, at creation. The database keeps ``HMAC-SHA256(secret_key, key)``
 (the settings' ``secret_key`` is the pepper), so a leaked table alone cannot be
 turned back into working keys, and verification is a lookup on the unique hash.
-Every key belongs to one tenant; the API scopes all job access to that tenant.
+Every key belongs to one tenant; the API scopes all job access to that tenant. A key
+with the ``admin`` scope also sees the whole platform's analytics and manages the
+per-tenant budgets.
 The caller owns the transaction (``db.engine.transaction``).
 """
 
@@ -13,6 +15,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,6 +31,9 @@ KEY_PREFIX = "bkml_"
 _PREFIX_CHARS = 12  # "bkml_" + 7 random chars: enough to tell keys apart in listings
 #: ``last_used_at`` is written at most this often per key, not on every request.
 _TOUCH_INTERVAL_S = 60
+#: ``admin``: the whole platform's costs and budgets, and the budget admin routes.
+ADMIN = "admin"
+SCOPES = frozenset({ADMIN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +45,7 @@ class ApiKeyInfo:
     name: str
     prefix: str
     rate_limit_per_minute: int | None
+    scopes: tuple[str, ...]
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
@@ -46,6 +53,10 @@ class ApiKeyInfo:
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
+
+    @property
+    def admin(self) -> bool:
+        return ADMIN in self.scopes
 
     @classmethod
     def of(cls, row: ApiKey) -> ApiKeyInfo:
@@ -55,6 +66,7 @@ class ApiKeyInfo:
             name=row.name,
             prefix=row.prefix,
             rate_limit_per_minute=row.rate_limit_per_minute,
+            scopes=tuple(row.scopes or ()),
             created_at=row.created_at,
             last_used_at=row.last_used_at,
             revoked_at=row.revoked_at,
@@ -82,16 +94,21 @@ def create(
     name: str,
     pepper: SecretStr,
     rate_limit_per_minute: int | None = None,
+    scopes: Sequence[str] = (),
 ) -> CreatedKey:
-    """Make a key for ``tenant_id``; ``rate_limit_per_minute`` overrides the default limit.
+    """Make a key for ``tenant_id``; ``rate_limit_per_minute`` overrides the default limit,
+    ``scopes`` grants more than the tenant's own data (``admin``).
 
     Raises:
-        InvalidInputError: an empty or over-long tenant or name, or a non-positive limit.
+        InvalidInputError: an empty or over-long tenant or name, a non-positive limit, or
+            an unknown scope.
     """
     if not 0 < len(tenant_id) <= 100 or not 0 < len(name) <= 100:
         raise InvalidInputError("tenant and name must be 1-100 characters")
     if rate_limit_per_minute is not None and rate_limit_per_minute <= 0:
         raise InvalidInputError("rate_limit_per_minute must be positive")
+    if unknown := set(scopes) - SCOPES:
+        raise InvalidInputError(f"unknown scope(s) {sorted(unknown)}: only {sorted(SCOPES)}")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     row = ApiKey(
         id=uuid.uuid4(),
@@ -100,6 +117,7 @@ def create(
         prefix=key[:_PREFIX_CHARS],
         key_hash=hash_key(key, pepper=pepper),
         rate_limit_per_minute=rate_limit_per_minute,
+        scopes=sorted(set(scopes)),
     )
     session.add(row)
     session.flush()

@@ -48,7 +48,7 @@ async def test_costs_by_day_task_model_and_performance(
 ) -> None:
     with clean_db.begin() as conn:  # views outlive the table truncation: start empty
         conn.execute(text("SELECT ml_refresh_analytics()"))
-    headers = bearer(make_key())
+    headers = bearer(make_key(scopes=["admin"]))  # the whole platform (tenant 't' here)
     _finished_job(clean_db, task="transcribe", status="done", usd="0.012", model="whisper-1")
     _finished_job(clean_db, task="transcribe", status="failed", usd="0", model="whisper-1")
     _finished_job(
@@ -91,7 +91,9 @@ async def test_scheduled_refresh_takes_turns(clean_db: Engine) -> None:
         other.execute(text("SELECT pg_advisory_unlock(hashtext('ml_refresh_analytics'))"))
     assert refresher.refresh_now() is True
     with clean_db.connect() as conn:
-        total: Decimal = conn.execute(text("SELECT sum(usd) FROM ml_cost_by_day")).scalar_one()
+        total: Decimal = conn.execute(
+            text("SELECT sum(usd) FROM ml_cost_by_day WHERE tenant_id = ''")
+        ).scalar_one()
     assert total == Decimal("0.5")
 
 

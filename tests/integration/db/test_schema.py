@@ -113,9 +113,12 @@ def test_analytics_views_refresh(clean_db: Engine) -> None:
             {"id": job},
         )
         conn.execute(text("SELECT ml_refresh_analytics()"))
-        cost = conn.execute(text("SELECT jobs, usd FROM ml_cost_by_day")).one()
+        cost = conn.execute(text("SELECT jobs, usd FROM ml_cost_by_day WHERE tenant_id = ''")).one()
         perf = conn.execute(
-            text("SELECT jobs, success_rate, p50_duration_s FROM ml_task_performance")
+            text(
+                "SELECT jobs, success_rate, p50_duration_s FROM ml_task_performance "
+                "WHERE tenant_id = ''"
+            )
         ).one()
     assert (cost.jobs, float(cost.usd)) == (1, 0.0125)
     assert perf.jobs == 1

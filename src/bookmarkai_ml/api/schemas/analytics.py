@@ -43,6 +43,9 @@ class TaskPerformancePublic(BaseModel):
 class CostsPublic(BaseModel):
     """Spend by day, task and model, and task performance (from materialized views)."""
 
+    tenant_id: str | None = Field(
+        None, description="Whose spend: the caller's tenant, or null for the whole platform."
+    )
     since: date
     until: date
     total_usd: Decimal
@@ -59,8 +62,14 @@ class CostsPublic(BaseModel):
 class BudgetWindowPublic(BaseModel):
     """One budget window of one task type."""
 
+    tenant_id: str | None = Field(
+        None,
+        description="The tenant whose own window this is (its spend only); "
+        "null for a global window, which counts the whole platform's spend.",
+    )
     task: str
-    window: str
+    window: str = Field(description="hour, day, or the length as 30m, 6h, 7d, 90s.")
+    window_s: int = Field(description="Window length in seconds.")
     limit_usd: Decimal
     spent_usd: Decimal
     reserved_usd: Decimal

@@ -99,17 +99,83 @@ ALTER TABLE ml_budget_reservations ADD COLUMN tenant_id varchar(100);
 UPDATE ml_budget_reservations r SET tenant_id = j.tenant_id FROM ml_jobs j WHERE j.id = r.job_id;
 UPDATE ml_budget_reservations SET tenant_id = '' WHERE tenant_id IS NULL;
 ALTER TABLE ml_budget_reservations ALTER COLUMN tenant_id SET NOT NULL;
--- TEMPORARY default until the budget service writes the tenant (issue 10 work in flight).
-ALTER TABLE ml_budget_reservations ALTER COLUMN tenant_id SET DEFAULT '';
 CREATE INDEX ix_ml_budget_reservations_tenant_held
     ON ml_budget_reservations (tenant_id, task, created_at) WHERE status = 'held';
 CREATE INDEX ix_ml_costs_tenant_task_created ON ml_costs (tenant_id, task, created_at);
 
 -- API key scopes: 'admin' sees the whole platform.
 ALTER TABLE ml_api_keys ADD COLUMN scopes jsonb NOT NULL DEFAULT '[]'::jsonb;
+
+-- Analytics per tenant: each view holds one row per tenant and one for the whole platform
+-- (tenant_id '', a tenant no key can have), so a tenant's answer and the platform's come
+-- from the same query on the same refresh; percentiles cannot be summed across tenants.
+DROP MATERIALIZED VIEW ml_cost_by_day;
+CREATE MATERIALIZED VIEW ml_cost_by_day AS
+SELECT CASE WHEN grouping(tenant_id) = 1 THEN '' ELSE tenant_id END AS tenant_id,
+       date_trunc('day', created_at) AS day,
+       task, provider, model,
+       count(*)              AS jobs,
+       sum(usd)              AS usd,
+       sum(input_tokens)     AS input_tokens,
+       sum(output_tokens)    AS output_tokens,
+       sum(audio_seconds)    AS audio_seconds
+FROM ml_costs
+GROUP BY GROUPING SETS ((tenant_id, 2, task, provider, model), (2, task, provider, model))
+WITH DATA;
+CREATE UNIQUE INDEX ux_ml_cost_by_day ON ml_cost_by_day (tenant_id, day, task, provider, model);
+
+DROP MATERIALIZED VIEW ml_task_performance;
+CREATE MATERIALIZED VIEW ml_task_performance AS
+SELECT CASE WHEN grouping(tenant_id) = 1 THEN '' ELSE tenant_id END AS tenant_id,
+       task,
+       count(*)                                        AS jobs,
+       count(*) FILTER (WHERE status = 'done')         AS done,
+       count(*) FILTER (WHERE status = 'failed')       AS failed,
+       count(*) FILTER (WHERE status = 'cancelled')    AS cancelled,
+       count(*) FILTER (WHERE status = 'budget_exceeded') AS budget_exceeded,
+       CASE WHEN count(*) FILTER (WHERE status IN ('done','failed')) = 0 THEN NULL
+            ELSE (count(*) FILTER (WHERE status = 'done'))::float8
+                 / count(*) FILTER (WHERE status IN ('done','failed')) END AS success_rate,
+       percentile_cont(0.5) WITHIN GROUP (
+           ORDER BY extract(epoch FROM finished_at - started_at))
+           FILTER (WHERE status = 'done' AND started_at IS NOT NULL) AS p50_duration_s,
+       percentile_cont(0.95) WITHIN GROUP (
+           ORDER BY extract(epoch FROM finished_at - started_at))
+           FILTER (WHERE status = 'done' AND started_at IS NOT NULL) AS p95_duration_s
+FROM ml_jobs
+GROUP BY GROUPING SETS ((tenant_id, task), (task))
+WITH DATA;
+CREATE UNIQUE INDEX ux_ml_task_performance ON ml_task_performance (tenant_id, task);
 """
 
 DOWNGRADE = """
+-- Back to 0001's platform-wide views (no tenant column).
+DROP MATERIALIZED VIEW IF EXISTS ml_task_performance;
+DROP MATERIALIZED VIEW IF EXISTS ml_cost_by_day;
+CREATE MATERIALIZED VIEW ml_cost_by_day AS
+SELECT day, task, provider, model, jobs, usd, input_tokens, output_tokens, audio_seconds
+FROM (SELECT date_trunc('day', created_at) AS day, task, provider, model,
+             count(*) AS jobs, sum(usd) AS usd, sum(input_tokens) AS input_tokens,
+             sum(output_tokens) AS output_tokens, sum(audio_seconds) AS audio_seconds
+      FROM ml_costs GROUP BY 1, 2, 3, 4) AS d
+WITH DATA;
+CREATE UNIQUE INDEX ux_ml_cost_by_day ON ml_cost_by_day (day, task, provider, model);
+CREATE MATERIALIZED VIEW ml_task_performance AS
+SELECT task, count(*) AS jobs,
+       count(*) FILTER (WHERE status = 'done') AS done,
+       count(*) FILTER (WHERE status = 'failed') AS failed,
+       count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
+       count(*) FILTER (WHERE status = 'budget_exceeded') AS budget_exceeded,
+       CASE WHEN count(*) FILTER (WHERE status IN ('done','failed')) = 0 THEN NULL
+            ELSE (count(*) FILTER (WHERE status = 'done'))::float8
+                 / count(*) FILTER (WHERE status IN ('done','failed')) END AS success_rate,
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))
+           FILTER (WHERE status = 'done' AND started_at IS NOT NULL) AS p50_duration_s,
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))
+           FILTER (WHERE status = 'done' AND started_at IS NOT NULL) AS p95_duration_s
+FROM ml_jobs GROUP BY task
+WITH DATA;
+CREATE UNIQUE INDEX ux_ml_task_performance ON ml_task_performance (task);
 ALTER TABLE ml_api_keys DROP COLUMN IF EXISTS scopes;
 DROP INDEX IF EXISTS ix_ml_costs_tenant_task_created;
 DROP INDEX IF EXISTS ix_ml_budget_reservations_tenant_held;
