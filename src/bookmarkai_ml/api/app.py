@@ -36,6 +36,8 @@ from bookmarkai_ml.api.limits import BodyLimitMiddleware
 from bookmarkai_ml.api.ratelimit import RateLimiter
 from bookmarkai_ml.api.readiness import BrokerProbe as AmqpProbe
 from bookmarkai_ml.api.routes import analytics, embeddings, health, jobs, metrics, search
+from bookmarkai_ml.api.routes import batch as batch_routes
+from bookmarkai_ml.api.routes import reprocess as reprocess_routes
 from bookmarkai_ml.config import Environment, Settings
 from bookmarkai_ml.domain.model_selection import LOCAL_MODEL
 from bookmarkai_ml.errors import ConfigurationError
@@ -194,6 +196,8 @@ def create_app(
     problems.install(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware)  # outermost: counts 413s and 500s too
+    app.include_router(batch_routes.router)  # before jobs: /batch is not a {job_id}
+    app.include_router(reprocess_routes.router)
     for module in (health, jobs, search, analytics, metrics, embeddings):
         app.include_router(module.router)
     tracing.instrument_fastapi(app, tracer_provider)  # outermost of all: the SERVER span

@@ -3,15 +3,21 @@
 The body was validated against its task's schema already; a refused media URL
 raises here, before anything is written, so no job or outbox row exists. ``enrich``
 is planned by ``domain.enrich`` (shared with the CLI): media -> ``transcribe`` with
-``then=[summarize, embed]``; text -> ``summarize`` and ``embed`` side by side.
+``then=[summarize, embed]``; text -> ``summarize`` and ``embed`` side by side. A single
+submission, each batch item (:func:`submit_item`) and a reprocess all submit through
+:func:`submit_planned`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 
+from bookmarkai_ml.api.problems import Problem, problem_of, validation_problem
 from bookmarkai_ml.api.schemas.jobs import (
     MEDIA_URL_PATTERN,
     EmbedJob,
@@ -23,12 +29,15 @@ from bookmarkai_ml.api.schemas.jobs import (
 )
 from bookmarkai_ml.contracts import EmbedTask, SummarizeTask, TranscribeTask
 from bookmarkai_ml.domain.enrich import Planned, plan_enrich
-from bookmarkai_ml.errors import UnsafeURLError
+from bookmarkai_ml.errors import BookmarkAIError, RetryableError, UnsafeURLError
 from bookmarkai_ml.services import jobs
 
 #: Schemes a media URL may use; the worker's SSRF guard then checks the address.
 MEDIA_SCHEMES = frozenset({"http", "https", "s3"})
 _MEDIA_URL = re.compile(MEDIA_URL_PATTERN)
+#: Validates one batch item as FastAPI validates a single body (``Any``: mypy does not
+#: take the Annotated union for a type).
+JOB_CREATE: TypeAdapter[Any] = TypeAdapter(JobCreate)  # type: ignore[arg-type,unused-ignore]
 
 
 def check_media_url(url: str) -> str:
@@ -72,7 +81,12 @@ def plan(body: JobCreate, *, tenant_id: str) -> list[Planned]:
 
 
 def submit(
-    session: Session, body: JobCreate, *, tenant_id: str, traceparent: str | None
+    session: Session,
+    body: JobCreate,
+    *,
+    tenant_id: str,
+    traceparent: str | None,
+    nonce: str | None = None,
 ) -> list[jobs.Submission]:
     """Plan ``body`` and submit every job in the caller's transaction (all or none).
 
@@ -80,7 +94,44 @@ def submit(
         UnsafeURLError: the media URL's scheme is not allowed (nothing is written).
         DatabaseUnavailableError: the database is unreachable.
     """
+    return submit_planned(
+        session, plan(body, tenant_id=tenant_id), traceparent=traceparent, nonce=nonce
+    )
+
+
+def submit_planned(
+    session: Session,
+    planned: Sequence[Planned],
+    *,
+    traceparent: str | None,
+    nonce: str | None = None,
+) -> list[jobs.Submission]:
+    """Submit planned jobs in the caller's transaction; ``nonce`` salts their keys (reprocess)."""
     return [
-        jobs.submit(session, p.message, then=p.then, traceparent=traceparent)
-        for p in plan(body, tenant_id=tenant_id)
+        jobs.submit(session, p.message, then=p.then, traceparent=traceparent, nonce=nonce)
+        for p in planned
     ]
+
+
+def submit_item(
+    session: Session, raw: object, *, tenant_id: str, traceparent: str | None
+) -> list[jobs.Submission] | Problem:
+    """One item of a batch: validated and submitted exactly as a single body is.
+
+    The item runs in a SAVEPOINT, so a refused item leaves the batch's transaction as
+    it was; a refusal (schema or submission check) comes back as its problem.
+
+    Raises:
+        RetryableError: the database is unreachable (the whole batch fails, 503).
+    """
+    try:
+        body: JobCreate = JOB_CREATE.validate_python(raw)
+    except ValidationError as exc:
+        return validation_problem(exc.errors(include_input=False))
+    try:
+        with session.begin_nested():
+            return submit(session, body, tenant_id=tenant_id, traceparent=traceparent)
+    except RetryableError:
+        raise
+    except BookmarkAIError as exc:
+        return problem_of(exc)

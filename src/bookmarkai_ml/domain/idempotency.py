@@ -42,3 +42,20 @@ def idempotency_key(
     options = payload.get("options") or {}
     material = _canonical([tenant_id, share_id, task, input_hash(payload), options])
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+def salted(key: str, nonce: str) -> str:
+    """``key`` salted with ``nonce``: a new 64-hex key for a deliberate re-run.
+
+    A reprocess salts its jobs' keys with a generation nonce so they do not collapse
+    onto the done jobs of the same input; repeating it with the same nonce finds them.
+    """
+    return hashlib.sha256(f"{key}\x1f{nonce}".encode()).hexdigest()
+
+
+def is_salted(
+    key: str, *, tenant_id: str, share_id: str, task: str, payload: Mapping[str, Any]
+) -> bool:
+    """Whether a stored ``key`` differs from the plain key of its job's ``payload``."""
+    plain = idempotency_key(tenant_id=tenant_id, share_id=share_id, task=task, payload=payload)
+    return key != plain
