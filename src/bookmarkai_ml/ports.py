@@ -37,6 +37,8 @@ class OutgoingMessage:
     content_type: str = "application/json"
     content_encoding: str = "utf-8"
     exchange: str = ""
+    #: False only for completion events: nobody need be bound to ``ml.events``.
+    mandatory: bool = True
 
 
 class Publisher(Protocol):

@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 _FAN_OUT = text(
     """
     INSERT INTO ml_webhook_deliveries (webhook_id, tenant_id, share_id, event_id, event_type, body)
-    SELECT w.id, w.tenant_id, :share_id, :event_id, :event_type, CAST(:body AS jsonb)
+    SELECT w.id, w.tenant_id, :share_id, :event_id, CAST(:event_type AS text),
+        CAST(:body AS jsonb)
     FROM ml_webhooks w
     WHERE w.tenant_id = :tenant_id AND w.enabled
-      AND (w.event_types = '[]'::jsonb OR w.event_types ? :event_type)
+      AND (w.event_types = '[]'::jsonb OR w.event_types ? CAST(:event_type AS text))
     ON CONFLICT (webhook_id, event_id) DO NOTHING
     """
 )

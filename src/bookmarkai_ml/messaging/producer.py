@@ -6,7 +6,8 @@ the message (``docs/architecture.md``, "How a job flows"). Behaviour:
 - publisher confirms with a confirm timeout (``broker.confirm_timeout_s``); a nack or a
   timeout is a failure (https://www.rabbitmq.com/docs/confirms#publisher-confirms);
 - ``mandatory`` publishes: a message the broker cannot route comes back
-  (basic.return) and is a permanent ``PublishRejectedError``;
+  (basic.return) and is a permanent ``PublishRejectedError`` (a completion event is
+  published with ``mandatory`` off: see ``messaging/events.py``);
 - flow control: while the broker has blocked publishers (``connection.blocked``,
   a memory or disk alarm, https://www.rabbitmq.com/docs/connection-blocked) a
   publish fails fast instead of hanging until its confirm times out;
@@ -310,7 +311,7 @@ class Producer:
             await exchange.publish(
                 amqp_message,
                 routing_key=message.routing_key,
-                mandatory=True,
+                mandatory=message.mandatory,
                 timeout=self._broker.confirm_timeout_s,
             )
         except BrokerUnavailableError:

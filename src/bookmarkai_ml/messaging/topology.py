@@ -17,6 +17,9 @@ Why each argument (https://www.rabbitmq.com/docs/quorum-queues):
 - The task exchange is a *topic* exchange: Celery's native delayed delivery (its only
   countdown/ETA mechanism on quorum queues) cannot route through direct exchanges
   (https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/rabbitmq.html#using-quorum-queues).
+- The events exchange ``ml.events`` is a durable *topic* exchange with no queue of ours:
+  completion events (routing key ``job.<task>.<status>``) go to whatever queues consumers
+  bind to it themselves (docs/messages.md, "Completion events").
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from bookmarkai_ml.contracts import TASKS
 
 TASK_EXCHANGE = "ml.tasks"
 DEAD_LETTER_EXCHANGE = "ml.dlx"
+EVENTS_EXCHANGE = "ml.events"
 DLQ_SUFFIX = ".dlq"
 
 
@@ -51,6 +55,7 @@ class QueueSpec:
 EXCHANGES = (
     ExchangeSpec(TASK_EXCHANGE, "topic"),
     ExchangeSpec(DEAD_LETTER_EXCHANGE, "direct"),
+    ExchangeSpec(EVENTS_EXCHANGE, "topic"),
 )
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
-from uuid import UUID
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bookmarkai_ml.contracts import EmbedOptions, SummarizeOptions, TranscribeOptions
-from bookmarkai_ml.ports import JobView, Submission
+from bookmarkai_ml.contracts.jobs import JobError as JobError  # re-exported
+from bookmarkai_ml.contracts.jobs import JobPublic as JobPublic  # re-exported
+from bookmarkai_ml.ports import Submission
 
 
 class JobTask(StrEnum):
@@ -96,52 +96,6 @@ class EnrichJob(_In):
 JobCreate = Annotated[
     SummarizeJob | TranscribeJob | EmbedJob | EnrichJob, Field(discriminator="task")
 ]
-
-
-class JobError(BaseModel):
-    code: str
-    message: str | None = None
-
-
-class JobPublic(BaseModel):
-    """A job as clients see it."""
-
-    id: UUID
-    share_id: str
-    task: str
-    status: str = Field(description="queued, running, done, failed, cancelled, budget_exceeded.")
-    attempts: int
-    then: list[str] = Field(description="Tasks queued from this job's result when it is done.")
-    parent_id: UUID | None
-    error: JobError | None = None
-    retry_after: datetime | None = Field(None, description="budget_exceeded: when to retry.")
-    created_at: datetime
-    updated_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    result: dict[str, Any] | None = None
-
-    @classmethod
-    def of(cls, view: JobView) -> JobPublic:
-        error = (
-            JobError(code=view.error_code, message=view.error_message) if view.error_code else None
-        )
-        return cls(
-            id=view.id,
-            share_id=view.share_id,
-            task=view.task,
-            status=view.status,
-            attempts=view.attempts,
-            then=view.then,
-            parent_id=view.parent_id,
-            error=error,
-            retry_after=view.retry_after,
-            created_at=view.created_at,
-            updated_at=view.updated_at,
-            started_at=view.started_at,
-            finished_at=view.finished_at,
-            result=view.result,
-        )
 
 
 class JobAccepted(JobPublic):

@@ -2,7 +2,9 @@
 requeue, fail, and the job tree.
 
 The caller commits, so a job row and the outbox row that publishes it commit together or
-not at all (docs/architecture.md, "How a job flows").
+not at all (docs/architecture.md, "How a job flows"). Every transition INTO a terminal
+state calls :func:`ended`, which writes the job's completion event in the same
+transaction (``db/events.py``).
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from bookmarkai_ml.contracts import TASKS, TaskType, encode_task
 from bookmarkai_ml.contracts.messages import TaskMessageT
+from bookmarkai_ml.db import events
 from bookmarkai_ml.db.models import Job, JobStatus, OutboxRow, Result
-from bookmarkai_ml.domain.idempotency import idempotency_key, salted
+from bookmarkai_ml.domain.idempotency import idempotency_key
 from bookmarkai_ml.domain.verdict import truncate
 from bookmarkai_ml.errors import ConflictError, NotFoundError
 from bookmarkai_ml.ports import JobView, Submission
@@ -29,16 +32,12 @@ from bookmarkai_ml.ports import JobView, Submission
 RETRYABLE_STATES = frozenset({JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.BUDGET_EXCEEDED})
 
 
-def key_for(message: TaskMessageT, *, nonce: str | None = None) -> str:
-    """The idempotency key of a validated message (tenant, share, task, input, options).
-
-    ``nonce`` salts it (a reprocess generation, see ``domain.idempotency.salted``).
-    """
+def key_for(message: TaskMessageT) -> str:
+    """The idempotency key of a validated message (tenant, share, task, input, options)."""
     payload = message.model_dump(mode="json", exclude={"task"})
-    key = idempotency_key(
+    return idempotency_key(
         tenant_id=message.tenant_id, share_id=message.share_id, task=message.task, payload=payload
     )
-    return key if nonce is None else salted(key, nonce)
 
 
 def enqueue(
@@ -74,11 +73,10 @@ def _insert(
     then: Sequence[TaskType | str],
     parent_id: UUID | None,
     traceparent: str | None,
-    nonce: str | None = None,
 ) -> tuple[Job, bool]:
     """Insert the job unless its idempotency key exists; return (job, created)."""
     job_id = message.job_id or uuid.uuid4()
-    key = key_for(message, nonce=nonce)
+    key = key_for(message)
     stmt = (
         insert(Job)
         .values(
@@ -109,16 +107,14 @@ def submit(
     then: Sequence[TaskType | str] = (),
     parent_id: UUID | None = None,
     traceparent: str | None = None,
-    nonce: str | None = None,
 ) -> Submission:
     """Create the job and its outbox row, or return the job that has the same key.
 
     Two concurrent identical submissions yield one job: the second INSERT waits on the
-    unique index and then finds the first one's row. ``nonce`` salts the key, so a
-    reprocess does not collapse onto the done job of the same input and options.
+    unique index and then finds the first one's row.
     """
     job, created = _insert(
-        session, message, then=then, parent_id=parent_id, traceparent=traceparent, nonce=nonce
+        session, message, then=then, parent_id=parent_id, traceparent=traceparent
     )
     if not created:
         return Submission(job=view(session, job.id), created=False)
@@ -159,6 +155,16 @@ def _view_of(job: Job, result: dict[str, Any] | None = None) -> JobView:
     return JobView(**columns, then=list(job.then or []), result=result)
 
 
+def ended(session: Session, job_id: UUID) -> JobView:
+    """The job just reached a terminal state (the caller's UPDATE changed its status):
+    write its completion event (outbox and webhooks) in this transaction; return its view.
+    """
+    job_view = view(session, job_id)
+    job = session.get(Job, job_id)
+    events.job_ended(session, job_view, traceparent=job.traceparent if job else None)
+    return job_view
+
+
 def _locked(session: Session, job_id: UUID, tenant_id: str | None) -> Job:
     job = session.execute(
         select(Job)
@@ -194,7 +200,7 @@ def cancel(session: Session, job_id: UUID, *, tenant_id: str | None = None) -> J
             updated_at=func.now(),
         )
     )
-    return view(session, job_id)
+    return ended(session, job_id)
 
 
 def retry(session: Session, job_id: UUID, *, tenant_id: str | None = None) -> JobView:
@@ -238,13 +244,13 @@ def requeue(
     )
 
 
-def fail_unfinished(session: Session, job_id: UUID, *, code: str, message: str) -> None:
+def fail_unfinished(session: Session, job_id: UUID, *, code: str, message: str) -> bool:
     """End a queued or running job ``failed`` with ``code``; a finished one is left alone.
 
     For verdicts reached outside a worker's run: dead letters, unpublishable messages,
-    broken contracts, exhausted attempts.
+    broken contracts, exhausted attempts. Returns whether the job was failed here.
     """
-    session.execute(
+    failed = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))
         .values(
@@ -256,7 +262,12 @@ def fail_unfinished(session: Session, job_id: UUID, *, code: str, message: str) 
             finished_at=func.now(),
             updated_at=func.now(),
         )
-    )
+        .returning(Job.id)
+    ).scalar()
+    if failed is None:
+        return False
+    ended(session, job_id)
+    return True
 
 
 TREE = """

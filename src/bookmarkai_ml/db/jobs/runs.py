@@ -19,7 +19,16 @@ from sqlalchemy.orm import Session
 from bookmarkai_ml.contracts import TaskType
 from bookmarkai_ml.contracts.messages import TaskMessageT
 from bookmarkai_ml.db.engine import SessionFactory, transaction
-from bookmarkai_ml.db.jobs.rows import TREE, adopt, enqueue, fail_unfinished, requeue, submit, tree
+from bookmarkai_ml.db.jobs.rows import (
+    TREE,
+    adopt,
+    ended,
+    enqueue,
+    fail_unfinished,
+    requeue,
+    submit,
+    tree,
+)
 from bookmarkai_ml.db.models import JobStatus
 from bookmarkai_ml.domain.enrich import child_message
 from bookmarkai_ml.domain.verdict import Ending, LeaseLostError
@@ -46,16 +55,19 @@ _HEARTBEAT = text(
     "WHERE id = :id AND status = 'running' AND lease_owner = :owner"
 )
 # owner '' ends a job regardless of its lease (a broken contract found before any claim).
+# ``previous`` is the status before this UPDATE (the locked row), so only a real
+# transition into a terminal state writes a completion event.
 _END = text(
     """
-    UPDATE ml_jobs SET status = CAST(:status AS varchar), error_code = :code,
+    UPDATE ml_jobs j SET status = CAST(:status AS varchar), error_code = :code,
         error_message = :message, retry_after = :retry_after,
         lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
         finished_at = CASE WHEN CAST(:status AS varchar) = 'queued' THEN NULL ELSE now() END
-    WHERE id = :id AND status NOT IN ('done', 'cancelled')
-      AND (lease_owner = CAST(:owner AS varchar) OR lease_owner IS NULL
+    FROM (SELECT id, status FROM ml_jobs WHERE id = :id FOR UPDATE) AS before
+    WHERE j.id = before.id AND j.status NOT IN ('done', 'cancelled')
+      AND (j.lease_owner = CAST(:owner AS varchar) OR j.lease_owner IS NULL
            OR CAST(:owner AS varchar) = '')
-    RETURNING task, payload, traceparent
+    RETURNING j.task, j.payload, j.traceparent, before.status AS previous
     """
 )
 _DONE = text(
@@ -132,7 +144,8 @@ class PostgresJobRepository:
                 raise LeaseLostError(f"job {job_id}: lease lost")
 
     def end(self, job_id: UUID, ending: Ending, *, owner: str) -> None:
-        """End ``owner``'s run as ``ending`` says; a retry is queued in the same transaction."""
+        """End ``owner``'s run as ``ending`` says; a retry is queued in the same transaction,
+        and so is the completion event of a job that became failed or budget_exceeded."""
         params = {
             "id": job_id,
             "status": ending.status,
@@ -143,7 +156,11 @@ class PostgresJobRepository:
         }
         with transaction(self._sessions) as session:
             row = session.execute(_END, params).first()
-            if row is not None and ending.requeue_after_s is not None:
+            if row is None:
+                return
+            if ending.status in JobStatus.TERMINAL and row.previous != ending.status:
+                ended(session, job_id)
+            if ending.requeue_after_s is not None:
                 enqueue(
                     session,
                     job_id=job_id,
@@ -245,6 +262,7 @@ def _finish_in(
         },
     )
     session.execute(_SETTLE, {"id": job_id})
+    ended(session, job_id)
     for child_task in row.then or []:
         message = child_message(
             TaskType(child_task), tenant_id=row.tenant_id, share_id=row.share_id, outcome=outcome

@@ -1,0 +1,62 @@
+"""The public view of a job: what ``GET /api/ml/jobs/{id}`` returns and what a completion
+event carries as its ``data`` (docs/messages.md, "Completion events").
+
+Here rather than in ``api/schemas`` so the database layer can write events without
+importing the API; ``api/schemas/jobs.py`` re-exports both models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from bookmarkai_ml.ports import JobView
+
+
+class JobError(BaseModel):
+    code: str
+    message: str | None = None
+
+
+class JobPublic(BaseModel):
+    """A job as clients see it."""
+
+    id: UUID
+    share_id: str
+    task: str
+    status: str = Field(description="queued, running, done, failed, cancelled, budget_exceeded.")
+    attempts: int
+    then: list[str] = Field(description="Tasks queued from this job's result when it is done.")
+    parent_id: UUID | None
+    error: JobError | None = None
+    retry_after: datetime | None = Field(None, description="budget_exceeded: when to retry.")
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    result: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, view: JobView) -> JobPublic:
+        error = (
+            JobError(code=view.error_code, message=view.error_message) if view.error_code else None
+        )
+        return cls(
+            id=view.id,
+            share_id=view.share_id,
+            task=view.task,
+            status=view.status,
+            attempts=view.attempts,
+            then=view.then,
+            parent_id=view.parent_id,
+            error=error,
+            retry_after=view.retry_after,
+            created_at=view.created_at,
+            updated_at=view.updated_at,
+            started_at=view.started_at,
+            finished_at=view.finished_at,
+            result=view.result,
+        )
