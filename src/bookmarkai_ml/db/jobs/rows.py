@@ -23,7 +23,7 @@ from bookmarkai_ml.contracts import TASKS, TaskType, encode_task
 from bookmarkai_ml.contracts.messages import TaskMessageT
 from bookmarkai_ml.db import events
 from bookmarkai_ml.db.models import Job, JobStatus, OutboxRow, Result
-from bookmarkai_ml.domain.idempotency import idempotency_key
+from bookmarkai_ml.domain.idempotency import idempotency_key, salted
 from bookmarkai_ml.domain.verdict import truncate
 from bookmarkai_ml.errors import ConflictError, NotFoundError
 from bookmarkai_ml.ports import JobView, Submission
@@ -32,12 +32,16 @@ from bookmarkai_ml.ports import JobView, Submission
 RETRYABLE_STATES = frozenset({JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.BUDGET_EXCEEDED})
 
 
-def key_for(message: TaskMessageT) -> str:
-    """The idempotency key of a validated message (tenant, share, task, input, options)."""
+def key_for(message: TaskMessageT, *, nonce: str | None = None) -> str:
+    """The idempotency key of a validated message (tenant, share, task, input, options).
+
+    ``nonce`` salts it (a reprocess generation, see ``domain.idempotency.salted``).
+    """
     payload = message.model_dump(mode="json", exclude={"task"})
-    return idempotency_key(
+    key = idempotency_key(
         tenant_id=message.tenant_id, share_id=message.share_id, task=message.task, payload=payload
     )
+    return key if nonce is None else salted(key, nonce)
 
 
 def enqueue(
@@ -73,10 +77,11 @@ def _insert(
     then: Sequence[TaskType | str],
     parent_id: UUID | None,
     traceparent: str | None,
+    nonce: str | None = None,
 ) -> tuple[Job, bool]:
     """Insert the job unless its idempotency key exists; return (job, created)."""
     job_id = message.job_id or uuid.uuid4()
-    key = key_for(message)
+    key = key_for(message, nonce=nonce)
     stmt = (
         insert(Job)
         .values(
@@ -107,14 +112,16 @@ def submit(
     then: Sequence[TaskType | str] = (),
     parent_id: UUID | None = None,
     traceparent: str | None = None,
+    nonce: str | None = None,
 ) -> Submission:
     """Create the job and its outbox row, or return the job that has the same key.
 
     Two concurrent identical submissions yield one job: the second INSERT waits on the
-    unique index and then finds the first one's row.
+    unique index and then finds the first one's row. ``nonce`` salts the key, so a
+    reprocess does not collapse onto the done job of the same input and options.
     """
     job, created = _insert(
-        session, message, then=then, parent_id=parent_id, traceparent=traceparent
+        session, message, then=then, parent_id=parent_id, traceparent=traceparent, nonce=nonce
     )
     if not created:
         return Submission(job=view(session, job.id), created=False)
