@@ -133,6 +133,29 @@ class WebhookSettings(BaseModel):
         return value
 
 
+class RetentionSettings(BaseModel):
+    """What the relay's housekeeping prunes, and after how long (0 = keep forever)."""
+
+    outbox_sent_days: float = Field(
+        7.0, ge=0, description="Delete outbox rows this long after they were sent."
+    )
+    job_payload_days: float = Field(
+        30.0,
+        ge=0,
+        description="Blank the input (text, media URL, options) of jobs this long after they "
+        "ended; the job row, its result and its cost stay. Such a job can no longer be retried.",
+    )
+    dead_letter_days: float = Field(
+        30.0, ge=0, description="Delete archived dead letters this long after they died."
+    )
+    batch_size: int = Field(
+        1000, gt=0, description="Rows per statement: each batch is a short transaction of its own."
+    )
+    max_batches: int = Field(
+        20, gt=0, description="Batches per kind per housekeeping round; the rest waits a round."
+    )
+
+
 class MediaSettings(BaseModel):
     """Media intake and audio processing."""
 
@@ -401,6 +424,7 @@ class Settings(BaseSettings):
     worker: Annotated[WorkerSettings, Field(default_factory=WorkerSettings)]
     outbox: Annotated[OutboxSettings, Field(default_factory=OutboxSettings)]
     webhooks: Annotated[WebhookSettings, Field(default_factory=WebhookSettings)]
+    retention: Annotated[RetentionSettings, Field(default_factory=RetentionSettings)]
     media: Annotated[MediaSettings, Field(default_factory=MediaSettings)]
     storage: Annotated[StorageSettings, Field(default_factory=StorageSettings)]
     models: Annotated[ModelSettings, Field(default_factory=ModelSettings)]
