@@ -48,7 +48,7 @@ _FINISH = text(
     UPDATE ml_webhook_deliveries
     SET attempts = attempts + 1, status = :status, last_status_code = :code,
         last_error = :error, next_attempt_at = now() + make_interval(secs => :delay_s),
-        delivered_at = CASE WHEN :status = 'delivered' THEN now() END
+        delivered_at = CASE WHEN CAST(:delivered AS boolean) THEN now() END
     WHERE id = :id AND status = 'pending' AND attempts = :attempts
     RETURNING id
     """
@@ -132,6 +132,7 @@ def record(
         "id": due.id,
         "attempts": due.attempts,
         "status": status,
+        "delivered": outcome.ok,
         "code": outcome.status_code,
         "error": outcome.error,
         "delay_s": delay or 0.0,
