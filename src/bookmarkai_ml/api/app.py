@@ -38,6 +38,7 @@ from bookmarkai_ml.api.readiness import BrokerProbe as AmqpProbe
 from bookmarkai_ml.api.routes import analytics, embeddings, health, jobs, metrics, search
 from bookmarkai_ml.api.routes import batch as batch_routes
 from bookmarkai_ml.api.routes import reprocess as reprocess_routes
+from bookmarkai_ml.api.routes import webhooks as webhook_routes
 from bookmarkai_ml.config import Environment, Settings
 from bookmarkai_ml.domain.model_selection import LOCAL_MODEL
 from bookmarkai_ml.errors import ConfigurationError
@@ -200,6 +201,7 @@ def create_app(
     app.include_router(reprocess_routes.router)
     for module in (health, jobs, search, analytics, metrics, embeddings):
         app.include_router(module.router)
+    app.include_router(webhook_routes.router)
     tracing.instrument_fastapi(app, tracer_provider)  # outermost of all: the SERVER span
     _tidy_openapi_of(app)
     return app
