@@ -1,9 +1,13 @@
 """``up``: the API (with the outbox relay) and one worker per queue as local processes.
 
 Each component runs as its own ``bookmarkai-ml`` subcommand, as it would in
-production (one container each), so ``up`` exercises the real wiring. Ctrl-C (or
-SIGTERM) stops them all: SIGTERM first, so Celery finishes or returns its
-in-flight tasks (acks are late), then SIGKILL after a grace period.
+production (one container each), so ``up`` exercises the real wiring. With
+``outbox.run_in_api`` off the relay is a process of its own. A component that dies is
+restarted, as a process manager would, after a backoff that doubles from 1 s to 30 s
+and resets once it has stayed up for a minute; one that dies within seconds of every
+start, several times in a row (a broken configuration), stops ``up`` with exit 1
+(``domain.restarts``). Ctrl-C (or SIGTERM) stops them all: SIGTERM first, so Celery
+finishes or returns its in-flight tasks (acks are late), then SIGKILL after a grace period.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import typer
@@ -25,6 +29,7 @@ from bookmarkai_ml.cli.models import run_prepare
 from bookmarkai_ml.contracts import TASKS
 from bookmarkai_ml.db import migrate as migrations
 from bookmarkai_ml.db.engine import database_url
+from bookmarkai_ml.domain.restarts import RestartPolicy
 from bookmarkai_ml.errors import BrokerUnavailableError, ConfigurationError
 from bookmarkai_ml.messaging.admin import declare_topology
 from bookmarkai_ml.observability.logging import configure_logging
@@ -38,15 +43,47 @@ class Component:
     name: str
     argv: list[str]
     process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    restart_at: float | None = None  # monotonic time of a pending restart
+    policy: RestartPolicy = field(default_factory=RestartPolicy)
+
+    def start(self, env: dict[str, str]) -> None:
+        # Own process group: a terminal's Ctrl-C reaches only us, and we stop children in order.
+        self.process = subprocess.Popen(self.argv, env=env, start_new_session=True)
+        self.started_at, self.restart_at = time.monotonic(), None
+        log.info("started %s (pid %d)", self.name, self.process.pid)
 
 
-def _components(with_api: bool) -> list[Component]:
+def _components(with_api: bool, relay_in_api: bool) -> list[Component]:
     cli = [sys.executable, "-m", "bookmarkai_ml.cli"]
     # The API embeds the relay, so its /api/ml/metrics/prometheus shows the producer's
-    # metrics as the original design's gateway did; without the API the relay runs alone.
-    first = Component("api", [*cli, "api"]) if with_api else Component("relay", [*cli, "relay"])
+    # metrics as the original design's gateway did; without the API (or with
+    # outbox.run_in_api off) the relay runs alone.
+    first = [Component("api", [*cli, "api"])] if with_api else []
+    if not (with_api and relay_in_api):
+        first.append(Component("relay", [*cli, "relay"]))
     workers = [Component(f"worker {q}", [*cli, "worker", "--queue", q]) for q in TASKS.queues]
-    return [first, *workers]
+    return [*first, *workers]
+
+
+def _supervise(part: Component, env: dict[str, str]) -> bool:
+    """Restart ``part`` if it died and its backoff has passed; False to give up on it."""
+    assert part.process is not None
+    now = time.monotonic()
+    if part.restart_at is not None:
+        if now >= part.restart_at:
+            part.start(env)
+        return True
+    if part.process.poll() is None:
+        return True
+    delay = part.policy.on_exit(ran_s=now - part.started_at)
+    if delay is None:
+        code = part.process.returncode
+        log.error("%s exited (%s) too often right after starting", part.name, code)
+        return False
+    log.warning("%s exited (%s); restarting in %.0f s", part.name, part.process.returncode, delay)
+    part.restart_at = now + delay
+    return True
 
 
 def _stop(parts: list[Component]) -> None:
@@ -91,7 +128,7 @@ def up(
         log.error("cannot declare the broker topology: %s", exc)
         raise typer.Exit(Exit.UNAVAILABLE) from exc
     env = {**os.environ, "BOOKMARKAI_ML_DATABASE_URL": url}
-    parts = _components(api)
+    parts = _components(api, settings.outbox.run_in_api)
     stopping = False
 
     def _on_signal(signum: int, _frame: object) -> None:
@@ -101,17 +138,12 @@ def up(
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     for part in parts:
-        # Own process group: a terminal's Ctrl-C reaches only us, and we stop children in order.
-        part.process = subprocess.Popen(part.argv, env=env, start_new_session=True)
-        log.info("started %s (pid %d)", part.name, part.process.pid)
+        part.start(env)
     exit_code = Exit.OK
     try:
         while not stopping:
-            for part in parts:
-                assert part.process is not None
-                if part.process.poll() is not None:
-                    log.error("%s exited (%s)", part.name, part.process.returncode)
-                    stopping, exit_code = True, Exit.FAILED
+            if not all(_supervise(part, env) for part in parts):
+                stopping, exit_code = True, Exit.FAILED
             time.sleep(0.5)
     finally:
         _stop(parts)
