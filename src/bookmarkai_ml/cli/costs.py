@@ -25,7 +25,8 @@ def costs(
     task: Annotated[str | None, typer.Option(help="Only this task type.")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show spend (refreshing the analytics views first) and every budget window."""
+    """Show spend (refreshing the analytics views first) and every budget window: the
+    global ones and every tenant's (``budgets set``)."""
     settings = settings_of(ctx)
     sessions = bootstrap.database(settings).sessions
     with transaction(sessions) as session:
@@ -60,10 +61,19 @@ def costs(
         )
     out.print(perf)
     table = Table(
-        "task", "window", "limit", "spent", "reserved", "remaining", "resets", title="budgets"
+        "tenant",
+        "task",
+        "window",
+        "limit",
+        "spent",
+        "reserved",
+        "remaining",
+        "resets",
+        title="budgets (tenant '*': global, the whole platform's spend)",
     )
     for b in budgets:
         table.add_row(
+            b.tenant_id or "*",
             b.task,
             b.window,
             f"${b.limit_usd:.2f}",

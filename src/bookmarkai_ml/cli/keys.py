@@ -27,6 +27,9 @@ def create(
     rate_limit: Annotated[
         int | None, typer.Option(help="Requests per minute (default: settings).")
     ] = None,
+    admin: Annotated[
+        bool, typer.Option("--admin", help="Scope 'admin': the whole platform's analytics.")
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Create a key and print it once; only its hash is stored."""
@@ -39,6 +42,7 @@ def create(
                 name=name,
                 pepper=settings.secret_key,
                 rate_limit_per_minute=rate_limit,
+                scopes=[apikeys.ADMIN] if admin else [],
             )
     except InvalidInputError as exc:
         console.print(f"[red]{exc}[/]")
@@ -46,7 +50,8 @@ def create(
     if json_output:
         emit_json({"key": created.key, **asdict(created.info)})
         return
-    console.print(f"key id {created.info.id} for tenant [bold]{tenant}[/] (shown once):")
+    scopes = f" with scopes {', '.join(created.info.scopes)}" if created.info.scopes else ""
+    console.print(f"key id {created.info.id} for tenant [bold]{tenant}[/]{scopes} (shown once):")
     out.print(created.key)
 
 
@@ -62,13 +67,14 @@ def list_(
     if json_output:
         emit_json([asdict(k) for k in keys])
         return
-    table = Table("id", "prefix", "tenant", "name", "created", "last used", "revoked")
+    table = Table("id", "prefix", "tenant", "name", "scopes", "created", "last used", "revoked")
     for k in keys:
         table.add_row(
             str(k.id),
             k.prefix,
             k.tenant_id,
             k.name,
+            ",".join(k.scopes) or "-",
             f"{k.created_at:%Y-%m-%d %H:%M}",
             f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "-",
             f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "-",

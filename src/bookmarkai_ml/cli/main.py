@@ -11,6 +11,7 @@ from __future__ import annotations
 import typer
 
 from bookmarkai_ml.cli import api as api_commands
+from bookmarkai_ml.cli import budgets as budget_commands
 from bookmarkai_ml.cli import costs as cost_commands
 from bookmarkai_ml.cli import db as db_commands
 from bookmarkai_ml.cli import dev as dev_commands
@@ -38,6 +39,7 @@ process_commands.register(app)
 job_commands.register(app)
 key_commands.register(app)
 cost_commands.register(app)
+budget_commands.register(app)
 search_commands.register(app)
 messaging_commands.register(app)
 model_commands.register(app)

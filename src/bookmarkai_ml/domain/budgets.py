@@ -44,12 +44,14 @@ class Window:
 
 
 def parse_window(text: str) -> int:
-    """``1h``, ``1d``, ``30m``, ``90s`` or plain seconds (``3600``) -> seconds.
+    """``1h``, ``1d``, ``30m``, ``90s``, plain seconds (``3600``), or a name that
+    ``window_name`` gives (``hour``, ``day``) -> seconds.
 
     Raises:
         ValueError: not a positive duration up to ``MAX_WINDOW_S``.
     """
     raw = text.strip().lower()
+    raw = {"hour": "1h", "day": "1d"}.get(raw, raw)
     unit = _UNITS.get(raw[-1:], 0) if raw else 0
     number = raw[:-1] if unit else raw
     if not number.isdigit():

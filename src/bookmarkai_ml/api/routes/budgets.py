@@ -29,8 +29,8 @@ TaskPath = Annotated[TaskType, Path(description="The task type the window limits
 WindowPath = Annotated[
     str,
     Path(
-        pattern=r"^[0-9]{1,8}[smhd]?$",
-        description="Window length: 1h, 1d, 30m, 90s or seconds (3600).",
+        pattern=r"^([0-9]{1,8}[smhd]?|hour|day)$",
+        description="Window length: 1h, 1d, 30m, 90s, seconds (3600), hour or day.",
         examples=["1h"],
     ),
 ]
