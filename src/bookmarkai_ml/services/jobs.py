@@ -4,7 +4,8 @@ The caller owns the transaction (``db.engine.transaction``): a job row and the o
 row that will publish it commit together or not at all, so a crash between commit and
 publish loses nothing; the relay publishes the row later. Every state transition is
 the job repository's (``db/jobs/``): ``submit``, ``cancel`` and ``retry`` are its own
-(tenant-scoped), re-exported here; this module adds the tenant-checked read.
+(tenant-scoped), re-exported here with the keyset listing (``page``, ``db/jobs/listing.py``);
+this module adds the tenant-checked read.
 """
 
 from __future__ import annotations
@@ -16,10 +17,22 @@ from sqlalchemy.orm import Session
 
 from bookmarkai_ml.db import jobs as repository
 from bookmarkai_ml.db.jobs import cancel, retry, submit
+from bookmarkai_ml.db.jobs.listing import JobFilter, JobPage, page
 from bookmarkai_ml.errors import NotFoundError
 from bookmarkai_ml.ports import JobView, Submission
 
-__all__ = ["JobView", "Submission", "cancel", "family", "get", "retry", "submit"]
+__all__ = [
+    "JobFilter",
+    "JobPage",
+    "JobView",
+    "Submission",
+    "cancel",
+    "family",
+    "get",
+    "page",
+    "retry",
+    "submit",
+]
 
 
 def get(session: Session, job_id: UUID, *, tenant_id: str | None = None) -> JobView:
