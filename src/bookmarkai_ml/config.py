@@ -58,6 +58,15 @@ class BrokerSettings(BaseModel):
     tls_ca_file: Path | None = Field(None, description="CA bundle for amqps peer verification.")
     tls_cert_file: Path | None = Field(None, description="Client certificate for amqps.")
     tls_key_file: Path | None = Field(None, description="Client key for amqps.")
+    time_scale: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="Test only (refused outside environment=test unless 1): one factor "
+        "applied at once to every reliability interval (reconnect delays, breaker cooldown, "
+        "health-check period, the outbox's message-level retry backoff), so a test runs the "
+        "design's schedule on a faster clock without changing any of its numbers.",
+    )
 
 
 class WorkerSettings(BaseModel):
@@ -468,7 +477,35 @@ class Settings(BaseSettings):
                 raise ConfigurationError("the guest broker account is for development only")
         if self.broker_url and not self.broker_url.startswith(("amqp://", "amqps://")):
             raise ConfigurationError("BOOKMARKAI_ML_BROKER_URL must be amqp:// or amqps://")
+        if self.broker.time_scale != 1 and self.environment is not Environment.TEST:
+            raise ConfigurationError("broker.time_scale is for tests (environment=test) only")
         return self
+
+    def on_test_clock(self) -> Settings:
+        """These settings with ``broker.time_scale`` applied to every interval it covers.
+
+        The relay service builds its producer, broker admin and relay from the result, so
+        the configured numbers stay the design's while a test's clock runs faster.
+        """
+        scale = self.broker.time_scale
+        if scale == 1:
+            return self
+        broker = self.broker.model_copy(
+            update={
+                "reconnect_initial_s": self.broker.reconnect_initial_s * scale,
+                "reconnect_max_s": self.broker.reconnect_max_s * scale,
+                "breaker_cooldown_s": self.broker.breaker_cooldown_s * scale,
+                "health_check_interval_s": self.broker.health_check_interval_s * scale,
+                "time_scale": 1.0,
+            }
+        )
+        outbox = self.outbox.model_copy(
+            update={
+                "retry_initial_s": self.outbox.retry_initial_s * scale,
+                "retry_max_s": self.outbox.retry_max_s * scale,
+            }
+        )
+        return self.model_copy(update={"broker": broker, "outbox": outbox})
 
     @property
     def media_dir(self) -> Path:

@@ -68,9 +68,11 @@ async def _relay(ctx: ApiContext) -> None:
     """The outbox relay inside the API process (``outbox.run_in_api``)."""
     service = RelayService(ctx.settings, engine=ctx.engine)
     await service.start()
+    ctx.publisher_state = lambda: service.producer.state  # /readyz reports its ALERT state
     try:
         await asyncio.Event().wait()
     finally:
+        ctx.publisher_state = None
         await service.stop()
 
 

@@ -20,6 +20,7 @@ from bookmarkai_ml.api.ratelimit import RateLimiter
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.db.engine import SessionFactory
 from bookmarkai_ml.errors import BookmarkAIError, ConfigurationError
+from bookmarkai_ml.messaging.hooks import ConnectionState
 from bookmarkai_ml.ports import Embedder
 from bookmarkai_ml.services.search import SearchService
 
@@ -95,3 +96,5 @@ class ApiContext:
     embedder: Lazy[Embedder]
     search: Lazy[SearchService]
     broker_probe: BrokerProbe | None = None
+    #: The connection state of the in-process relay's producer, while that relay runs.
+    publisher_state: Callable[[], ConnectionState] | None = None

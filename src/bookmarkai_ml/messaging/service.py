@@ -47,7 +47,9 @@ class RelayService:
     """
 
     def __init__(self, settings: Settings, *, engine: Engine) -> None:
-        """``engine``: the caller's (``bootstrap.database``); the service never builds one."""
+        """``engine``: the caller's (``bootstrap.database``); the service never builds one.
+        ``broker.time_scale`` (tests only) is applied here, once, for everything it builds."""
+        settings = settings.on_test_clock()
         self.settings = settings
         self.engine = engine
         self.hooks = ProducerMetrics()

@@ -1,5 +1,6 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (database and broker reachable, and
-the embedding model loaded when the process preloads it)."""
+"""``/healthz`` (the process answers) and ``/readyz`` (database and broker reachable, the
+in-process relay's producer not in ALERT, and the embedding model loaded when the process
+preloads it)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from bookmarkai_ml.api.problems import problem, responses
 from bookmarkai_ml.api.readiness import check_database
 from bookmarkai_ml.api.schemas.health import Liveness, Readiness
 from bookmarkai_ml.errors import BookmarkAIError
+from bookmarkai_ml.messaging.hooks import ConnectionState
 
 router = APIRouter(tags=["health"])
 
@@ -46,6 +48,11 @@ async def readyz(ctx: ContextDep) -> Readiness | JSONResponse:
             checks["broker"] = "ok"
         except BookmarkAIError as exc:
             checks["broker"] = exc.code
+    if ctx.publisher_state is not None:
+        # ALERT: the relay's producer used up a whole reconnect schedule (it keeps
+        # retrying; accepted jobs wait in the outbox). Other states are the broker check's.
+        alert = ctx.publisher_state() is ConnectionState.ALERT
+        checks["publisher"] = "alert" if alert else "ok"
     embedder = ctx.embedder.readiness()
     if embedder is not None:
         checks["embedder"] = embedder
