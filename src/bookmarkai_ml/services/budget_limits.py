@@ -49,8 +49,8 @@ class BudgetLimitInfo:
 
 
 def _check(tenant_id: str, task: str, window_s: int | None) -> None:
-    if not 0 < len(tenant_id) <= 100:
-        raise InvalidInputError("tenant must be 1-100 characters")
+    if not 0 < len(tenant_id) <= 100 or "\x00" in tenant_id:
+        raise InvalidInputError("tenant must be 1-100 characters, without NUL")
     if task not in {t.value for t in TaskType}:
         raise InvalidInputError(f"unknown task {task!r}: summarize, transcribe or embed")
     if window_s is not None and not 0 < window_s <= MAX_WINDOW_S:

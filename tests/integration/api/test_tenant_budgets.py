@@ -254,10 +254,14 @@ async def test_budget_windows_are_admin_only(client: httpx.AsyncClient, make_key
         (f"{LIMITS}/tenant-a/transcribe/0", {"usd": "1"}),
         (url, {"usd": "-1"}),
         (url, {"usd": "1", "extra": True}),
+        (url, {"usd": "NaN"}),
+        (f"{LIMITS}/a%00b/transcribe/1h", {"usd": "1"}),
     ):
         bad = await client.put(bad_path, json=body, headers=admin)
         assert bad.status_code == 422, (bad_path, body, bad.text)
 
+    nul = await client.get(COSTS, params={"tenant": "a\x00b"}, headers=admin)
+    assert nul.status_code == 422
     assert (await client.delete(url, headers=admin)).status_code == 204
     gone = await client.delete(url, headers=admin)
     assert gone.status_code == 404

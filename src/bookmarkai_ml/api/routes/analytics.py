@@ -17,6 +17,7 @@ from bookmarkai_ml.api.deps import PrincipalDep, SessionDep, SettingsDep
 from bookmarkai_ml.api.problems import responses
 from bookmarkai_ml.api.routes import budgets as tenant_budgets
 from bookmarkai_ml.api.schemas.analytics import BudgetsPublic, CostsPublic
+from bookmarkai_ml.api.schemas.budgets import TenantQuery
 from bookmarkai_ml.contracts import TaskType
 from bookmarkai_ml.services import analytics
 from bookmarkai_ml.services.budgets import budget_status
@@ -24,15 +25,6 @@ from bookmarkai_ml.services.budgets import budget_status
 router = APIRouter(
     prefix="/api/ml/analytics", tags=["analytics"], responses=responses(401, 403, 422, 429, 503)
 )
-
-TenantQuery = Annotated[
-    str | None,
-    Query(
-        min_length=1,
-        max_length=100,
-        description="Admin keys: only this tenant. A tenant key may name only its own.",
-    ),
-]
 
 
 @router.get("/costs", response_model=CostsPublic, summary="Cost analytics")

@@ -14,7 +14,12 @@ from fastapi import APIRouter, Path, Response, status
 
 from bookmarkai_ml.api.deps import AdminDep, SessionDep
 from bookmarkai_ml.api.problems import responses
-from bookmarkai_ml.api.schemas.budgets import BudgetLimitPublic, BudgetLimitSet, BudgetLimitsPublic
+from bookmarkai_ml.api.schemas.budgets import (
+    BudgetLimitPublic,
+    BudgetLimitSet,
+    BudgetLimitsPublic,
+    TenantPath,
+)
 from bookmarkai_ml.contracts import TaskType
 from bookmarkai_ml.domain.budgets import parse_window
 from bookmarkai_ml.errors import InvalidInputError, NotFoundError
@@ -22,9 +27,6 @@ from bookmarkai_ml.services import budget_limits
 
 router = APIRouter(prefix="/budgets/tenants", responses=responses(403))
 
-TenantPath = Annotated[
-    str, Path(min_length=1, max_length=100, description="The tenant (a key's tenant id).")
-]
 TaskPath = Annotated[TaskType, Path(description="The task type the window limits.")]
 WindowPath = Annotated[
     str,

@@ -4,18 +4,41 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from bookmarkai_ml.services.budget_limits import MAX_USD, BudgetLimitInfo
+
+#: A tenant id as keys carry it: 1-100 characters, no NUL (Postgres text refuses it).
+TENANT_PATTERN = r"^[^\x00]+$"
+
+TenantPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=100,
+        pattern=TENANT_PATTERN,
+        description="The tenant (a key's tenant id).",
+        examples=["tenant-a"],
+    ),
+]
+TenantQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=100,
+        pattern=TENANT_PATTERN,
+        description="Admin keys: only this tenant. A tenant key may name only its own.",
+    ),
+]
 
 
 class BudgetLimitSet(BaseModel):
     """The limit of one tenant window (the path names the tenant, task and window)."""
 
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"usd": "2.50"}]}
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"usd": "2.50"}]})
 
     usd: Decimal = Field(ge=0, le=MAX_USD, description="At most this much USD per window.")
 
