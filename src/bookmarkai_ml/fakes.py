@@ -317,6 +317,15 @@ class FakeMediaStore:
         dest.write_bytes(self.objects[key])
         return dest
 
+    def delete_prefix(self, prefix: str) -> int:
+        doomed = [k for k in self.objects if k.startswith(prefix)]
+        for key in doomed:
+            del self.objects[key]
+        return len(doomed)
+
+    def delete(self, uri: str) -> bool:
+        return self.objects.pop(uri.removeprefix(self.SCHEME), None) is not None
+
 
 class FakeJobRepository:
     """``ports.JobRepository`` in memory, with the same guards as the Postgres one.

@@ -63,6 +63,14 @@ class MediaStore(Protocol):
         """Copy the object at ``uri`` to ``dest``; return ``dest``."""
         ...
 
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object whose key starts with ``prefix``; return how many (erasure)."""
+        ...
+
+    def delete(self, uri: str) -> bool:
+        """Delete the object at ``uri`` if it is in this store; whether one was deleted."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Downloaded:
@@ -318,9 +326,10 @@ class JobRepository(Protocol):
 
     def claim(
         self, message: TaskMessageT, *, owner: str, traceparent: str | None = None
-    ) -> tuple[UUID, int | None]:
+    ) -> tuple[UUID | None, int | None]:
         """Find or adopt the message's job and lease it: (job id, attempt number), or
-        (job id, None) when it is done, cancelled or leased by a live worker."""
+        (job id, None) when it is done, cancelled or leased by a live worker, or erased;
+        (None, None) for a row-less message of an erased share (no job is adopted)."""
         ...
 
     def heartbeat(self, job_id: UUID, *, owner: str) -> None:

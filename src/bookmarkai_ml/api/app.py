@@ -37,6 +37,7 @@ from bookmarkai_ml.api.ratelimit import RateLimiter
 from bookmarkai_ml.api.readiness import BrokerProbe as AmqpProbe
 from bookmarkai_ml.api.routes import analytics, embeddings, health, jobs, metrics, search
 from bookmarkai_ml.api.routes import batch as batch_routes
+from bookmarkai_ml.api.routes import erasure as erasure_routes
 from bookmarkai_ml.api.routes import reprocess as reprocess_routes
 from bookmarkai_ml.api.routes import webhooks as webhook_routes
 from bookmarkai_ml.config import Environment, Settings
@@ -201,6 +202,7 @@ def create_app(
     app.add_middleware(HttpMetricsMiddleware)  # outermost: counts 413s and 500s too
     app.include_router(batch_routes.router)  # before jobs: /batch is not a {job_id}
     app.include_router(reprocess_routes.router)
+    app.include_router(erasure_routes.router)
     for module in (health, jobs, search, analytics, metrics, embeddings):
         app.include_router(module.router)
     app.include_router(webhook_routes.router)

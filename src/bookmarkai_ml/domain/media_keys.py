@@ -18,3 +18,8 @@ def key_part(value: str) -> str:
 def source_key(tenant_id: str, share_id: str, job_id: str) -> str:
     """The key a job's fetched source media is kept under."""
     return "/".join(key_part(p) for p in (tenant_id, share_id, job_id, "source"))
+
+
+def share_prefix(tenant_id: str, share_id: str) -> str:
+    """The key prefix under which every kept object of a share lies (erasure deletes it)."""
+    return "/".join(key_part(p) for p in (tenant_id, share_id)) + "/"

@@ -47,6 +47,25 @@ class LocalMediaStore:
         shutil.copyfile(src, dest)
         return dest
 
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object whose key starts with ``prefix`` (a directory); returns how many."""
+        top = self.root / safe_key(prefix)
+        if not top.is_dir():
+            return 0
+        count = sum(1 for p in top.rglob("*") if p.is_file())
+        shutil.rmtree(top)
+        return count
+
+    def delete(self, uri: str) -> bool:
+        """Delete the object at a ``local://`` URI; False if it is not here (or not ours)."""
+        if not uri.startswith(LOCAL_SCHEME):
+            return False
+        path = self.root / safe_key(uri.removeprefix(LOCAL_SCHEME))
+        if not path.is_file():
+            return False
+        path.unlink()
+        return True
+
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/key`` -> (bucket, key)."""
@@ -83,6 +102,28 @@ class S3MediaStore:
                 raise MediaError(f"{uri} is {size} bytes, over {self._max_bytes}", code="too_large")
             self._client.download_file(bucket, key, str(dest))
         return dest
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object of the bucket under ``prefix``; returns how many."""
+        prefix = safe_key(prefix).rstrip("/") + "/"
+        count = 0
+        with _translated("delete"):
+            pages = self._client.get_paginator("list_objects_v2")
+            for page in pages.paginate(Bucket=self.bucket, Prefix=prefix):
+                keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+                if keys:  # at most 1,000 per page, the DeleteObjects limit
+                    self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
+                    count += len(keys)
+        return count
+
+    def delete(self, uri: str) -> bool:
+        """Delete the object at an ``s3://`` URI of this store's bucket; False otherwise."""
+        if not uri.startswith(f"s3://{self.bucket}/"):
+            return False
+        bucket, key = split_s3_uri(uri)
+        with _translated("delete"):
+            self._client.delete_object(Bucket=bucket, Key=key)
+        return True
 
 
 def _client(storage: StorageSettings) -> Any:

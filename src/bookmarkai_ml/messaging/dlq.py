@@ -23,10 +23,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from bookmarkai_ml.contracts import TASKS, TaskType
-from bookmarkai_ml.db import jobs
+from bookmarkai_ml.db import jobs, tombstones
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.db.models import DeadLetter, Job
-from bookmarkai_ml.errors import ContractError, UnknownTaskError
+from bookmarkai_ml.errors import ConflictError, ContractError, UnknownTaskError
 from bookmarkai_ml.messaging import protocol, topology
 from bookmarkai_ml.messaging.admin import BrokerAdmin, ReceivedMessage
 
@@ -200,12 +200,19 @@ def replay(session: Session, ids: Sequence[int]) -> dict[int, str]:
         job = session.get(Job, dead.job_id) if dead.job_id else None
         task = _task_of(dead.task_name)
         if job is not None:
-            jobs.requeue(session, job.id)
+            try:
+                jobs.requeue(session, job.id)
+            except ConflictError as exc:  # its share was erased, or its input pruned
+                outcomes[dead.id] = f"dropped: {exc}"
+                continue
         elif task is not None:
             try:
                 kwargs = protocol.decode_body(dead.body.encode()).kwargs
             except ContractError as exc:
                 outcomes[dead.id] = f"not replayable: {exc}"
+                continue
+            if _erased(session, kwargs):
+                outcomes[dead.id] = "dropped: its share was erased"
                 continue
             jobs.enqueue(
                 session,
@@ -222,6 +229,14 @@ def replay(session: Session, ids: Sequence[int]) -> dict[int, str]:
     for missing in set(ids) - set(outcomes):
         outcomes[missing] = "not found"
     return outcomes
+
+
+def _erased(session: Session, kwargs: Mapping[str, Any]) -> bool:
+    """Whether a job-less message names an erased share (``db/tombstones.py``)."""
+    tenant, share = kwargs.get("tenant_id", "default"), kwargs.get("share_id")
+    if not isinstance(tenant, str) or not isinstance(share, str):
+        return False
+    return tombstones.share_erased(session, tenant_id=tenant, share_id=share)
 
 
 def all_ids(session: Session, *, queue: str | None = None) -> list[int]:

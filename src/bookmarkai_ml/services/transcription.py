@@ -34,6 +34,7 @@ from bookmarkai_ml.domain import audio_chunks as chunks
 from bookmarkai_ml.domain.hallucination import filter_segments, join_text
 from bookmarkai_ml.domain.media_keys import source_key
 from bookmarkai_ml.domain.pricing import DEFAULT_TABLE, PriceTable
+from bookmarkai_ml.domain.verdict import LeaseLostError
 from bookmarkai_ml.errors import InvalidInputError
 from bookmarkai_ml.ports import (
     AudioProcessor,
@@ -129,7 +130,14 @@ class TranscriptionService:
         if self._store is None or message.media_url.startswith("s3://"):
             return
         key = source_key(message.tenant_id, message.share_id, str(ctx.job_id))
-        self._store.put(key, downloaded.path)
+        uri = self._store.put(key, downloaded.path)
+        # An erasure that committed before this put deleted the share's media already:
+        # the lease check after it sees the job cancelled, and the copy goes too.
+        try:
+            ctx.heartbeat()
+        except LeaseLostError:
+            self._store.delete(uri)
+            raise
 
     def _silent(self, duration: float, transcriber: Transcriber) -> TaskOutcome:
         result = TranscriptResult(

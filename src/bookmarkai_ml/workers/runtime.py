@@ -106,8 +106,9 @@ class JobRuntime:
             )
         except DatabaseUnavailableError as exc:
             return Report(Disposition.REQUEUE, task.value, message.job_id, str(exc))
-        if attempts is None:
-            return Report(Disposition.SKIPPED, task.value, job_id, "done, cancelled or leased")
+        if job_id is None or attempts is None:
+            reason = "done, cancelled, leased or erased"
+            return Report(Disposition.SKIPPED, task.value, job_id, reason)
         return self._run_claimed(task, message, job_id, attempts, delivery, owner)
 
     def _broken_contract(

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from bookmarkai_ml.contracts import TASKS, TaskType, encode_task
 from bookmarkai_ml.contracts.messages import TaskMessageT
-from bookmarkai_ml.db import events
+from bookmarkai_ml.db import events, tombstones
 from bookmarkai_ml.db.models import Job, JobStatus, OutboxRow, Result
 from bookmarkai_ml.domain.idempotency import idempotency_key, salted
 from bookmarkai_ml.domain.verdict import truncate
@@ -129,14 +129,21 @@ def submit(
     return Submission(job=_view_of(job), created=True)
 
 
-def adopt(session: Session, message: TaskMessageT, *, traceparent: str | None = None) -> UUID:
+def adopt(
+    session: Session, message: TaskMessageT, *, traceparent: str | None = None
+) -> UUID | None:
     """The job of a message that arrived without a row (it is already queued: no outbox row).
 
     A producer that never wrote a job (one publishing straight to the queue, see
     docs/messages.md) gets one on first delivery, under the same key as a submission.
+    None for a row-less message of an erased share: it is dropped (``db/tombstones.py``).
     """
     if message.job_id is not None and session.get(Job, message.job_id) is not None:
         return message.job_id
+    if tombstones.share_erased(session, tenant_id=message.tenant_id, share_id=message.share_id):
+        return session.scalars(
+            select(Job.id).where(Job.idempotency_key == key_for(message))
+        ).first()
     job, _ = _insert(session, message, then=(), parent_id=None, traceparent=traceparent)
     return job.id
 
@@ -227,7 +234,15 @@ def retry(session: Session, job_id: UUID, *, tenant_id: str | None = None) -> Jo
 def requeue(
     session: Session, job_id: UUID, *, delay_s: float = 0.0, reset_attempts: bool = True
 ) -> None:
-    """Put the job back to ``queued`` with a new outbox row (retry, DLQ replay, lease expiry)."""
+    """Put the job back to ``queued`` with a new outbox row (retry, DLQ replay, lease expiry).
+
+    Raises:
+        ConflictError: the job's input is gone (its share was erased, or retention
+            blanked its payload).
+    """
+    refusal = tombstones.requeue_refusal(session, job_id)
+    if refusal is not None:
+        raise ConflictError(refusal)
     values: dict[str, Any] = {
         "status": JobStatus.QUEUED,
         "lease_owner": None,

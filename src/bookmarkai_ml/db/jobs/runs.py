@@ -8,6 +8,7 @@ claim takes only a queued job or an expired lease; ending and finishing are guar
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import cast
@@ -18,10 +19,12 @@ from sqlalchemy.orm import Session
 
 from bookmarkai_ml.contracts import TaskType
 from bookmarkai_ml.contracts.messages import TaskMessageT
+from bookmarkai_ml.db import tombstones
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.db.jobs.rows import (
     TREE,
     adopt,
+    cancel,
     ended,
     enqueue,
     fail_unfinished,
@@ -32,7 +35,7 @@ from bookmarkai_ml.db.jobs.rows import (
 from bookmarkai_ml.db.models import JobStatus
 from bookmarkai_ml.domain.enrich import child_message
 from bookmarkai_ml.domain.verdict import Ending, LeaseLostError
-from bookmarkai_ml.errors import DatabaseUnavailableError
+from bookmarkai_ml.errors import ConflictError, DatabaseUnavailableError
 from bookmarkai_ml.observability.spans import current_traceparent
 from bookmarkai_ml.ports import JobView, TaskOutcome
 
@@ -120,14 +123,21 @@ class PostgresJobRepository:
 
     def claim(
         self, message: TaskMessageT, *, owner: str, traceparent: str | None = None
-    ) -> tuple[UUID, int | None]:
+    ) -> tuple[UUID | None, int | None]:
         """Find (or adopt) the message's job and lease it to ``owner``.
 
         Returns the job id and the run's attempt number, or None when the job is done,
-        cancelled, or leased by a live worker (the delivery is a duplicate).
+        cancelled, or leased by a live worker (the delivery is a duplicate), or when the
+        job predates its share's erasure (an unfinished one is cancelled here; a
+        row-less message of an erased share has no job: ``(None, None)``).
         """
         with transaction(self._sessions) as session:
             job_id = adopt(session, message, traceparent=traceparent)
+            if job_id is None:
+                return None, None
+            if tombstones.job_erased(session, job_id):
+                _cancel_unfinished(session, job_id)
+                return job_id, None
             params = {"id": job_id, "owner": owner, "lease": self._lease_s}
             attempts = session.execute(_CLAIM, params).scalar()
         return job_id, None if attempts is None else int(attempts)
@@ -233,6 +243,13 @@ class PostgresJobRepository:
             for job_id in orphans:
                 requeue(session, job_id, reset_attempts=False)
         return len(orphans)
+
+
+def _cancel_unfinished(session: Session, job_id: UUID) -> None:
+    """Cancel an erased job that is still unfinished (committed after the erasure read
+    the share's jobs); a finished one is left as it is."""
+    with contextlib.suppress(ConflictError):
+        cancel(session, job_id)
 
 
 def _finish_in(
