@@ -12,36 +12,55 @@ from sqlalchemy import Engine, text
 
 from bookmarkai_ml.config import BudgetSettings, default_tasks
 from bookmarkai_ml.contracts import TaskType
-from bookmarkai_ml.db.engine import SessionFactory, make_engine, make_session_factory
-from bookmarkai_ml.errors import BudgetExceededError, DatabaseUnavailableError
+from bookmarkai_ml.db.engine import (
+    SessionFactory,
+    make_engine,
+    make_session_factory,
+    transaction,
+)
+from bookmarkai_ml.errors import BudgetExceededError, DatabaseUnavailableError, NotFoundError
+from bookmarkai_ml.services import budget_limits
 from bookmarkai_ml.services.budgets import BudgetService
 
 pytestmark = pytest.mark.integration
 
 
-def new_job(engine: Engine, task: str = "transcribe") -> uuid.UUID:
+def new_job(engine: Engine, task: str = "transcribe", *, tenant: str = "default") -> uuid.UUID:
     job_id = uuid.uuid4()
     with engine.begin() as conn:
         conn.execute(
             text(
                 "INSERT INTO ml_jobs (id, tenant_id, share_id, task, idempotency_key, payload) "
-                "VALUES (:id, 'default', 's', :task, :key, '{}'::jsonb)"
+                "VALUES (:id, :tenant, 's', :task, :key, '{}'::jsonb)"
             ),
-            {"id": job_id, "task": task, "key": job_id.hex},
+            {"id": job_id, "task": task, "key": job_id.hex, "tenant": tenant},
         )
     return job_id
 
 
-def spend(engine: Engine, usd: str, *, minutes_ago: float, task: str = "transcribe") -> None:
-    job_id = new_job(engine, task)
+def spend(
+    engine: Engine,
+    usd: str,
+    *,
+    minutes_ago: float,
+    task: str = "transcribe",
+    tenant: str = "default",
+) -> None:
+    job_id = new_job(engine, task, tenant=tenant)
     with engine.begin() as conn:
         conn.execute(
             text(
                 "INSERT INTO ml_costs (job_id, tenant_id, task, provider, model, usd, created_at) "
-                "VALUES (:id, 'default', :task, 'openai', 'whisper-1', :usd, "
+                "VALUES (:id, :tenant, :task, 'openai', 'whisper-1', :usd, "
                 "now() - make_interval(secs => :ago))"
             ),
-            {"id": job_id, "task": task, "usd": Decimal(usd), "ago": minutes_ago * 60},
+            {
+                "id": job_id,
+                "task": task,
+                "usd": Decimal(usd),
+                "ago": minutes_ago * 60,
+                "tenant": tenant,
+            },
         )
 
 
@@ -155,3 +174,43 @@ def test_an_unreachable_ledger_fails_closed() -> None:
     with pytest.raises(DatabaseUnavailableError):
         ledger.reserve(job_id=uuid.uuid4(), task="transcribe", usd=Decimal("0.01"))
     engine.dispose()
+
+
+def test_a_tenant_window_counts_only_its_tenant_and_sets_retry_after(
+    ledger: BudgetService, engine: Engine, sessions: SessionFactory
+) -> None:
+    """acme's own day window of 0.3 USD: another tenant's spend does not count in it, acme's
+    five-hour-old spend does, and the refusal waits for that spend to leave acme's day."""
+    with transaction(sessions) as session:
+        budget_limits.set_limit(
+            session, tenant_id="acme", task="transcribe", window_s=86400, usd=Decimal("0.3")
+        )
+    spend(engine, "0.5", minutes_ago=10, tenant="other")
+    spend(engine, "0.2", minutes_ago=300, tenant="acme")
+    fits = new_job(engine, tenant="acme")
+    ledger.reserve(job_id=fits, task="transcribe", usd=Decimal("0.1"))
+    with pytest.raises(BudgetExceededError, match="tenant acme's transcribe budget") as exc:
+        ledger.reserve(job_id=new_job(engine, tenant="acme"), task="transcribe", usd=Decimal("0.1"))
+    windows = {(s.tenant_id, s.window): s for s in ledger.status(["transcribe"])}
+    day = windows[("acme", "day")]
+    assert (day.spent_usd, day.reserved_usd, day.remaining_usd) == (
+        Decimal("0.2"),
+        Decimal("0.1"),
+        Decimal(0),
+    )
+    # freeing 0.1 needs the 0.2 spent five hours ago to leave acme's day: 19 hours from now
+    assert day.resets_at - timedelta(seconds=5) <= exc.value.retry_after <= day.resets_at
+    assert windows[(None, "hour")].spent_usd == Decimal("0.5")  # the platform's, not acme's
+    ledger.reserve(job_id=new_job(engine, tenant="other"), task="transcribe", usd=Decimal("0.4"))
+    with engine.connect() as conn:
+        tenants = conn.execute(
+            text("SELECT tenant_id FROM ml_budget_reservations WHERE status = 'held' ORDER BY 1")
+        ).scalars()
+        assert list(tenants) == ["acme", "other"]
+    only_acme = ledger.status(["transcribe"], tenant="acme", include_global=False)
+    assert [(s.tenant_id, s.window) for s in only_acme] == [("acme", "day")]
+
+
+def test_reserving_for_a_job_that_does_not_exist_is_not_found(ledger: BudgetService) -> None:
+    with pytest.raises(NotFoundError):
+        ledger.reserve(job_id=uuid.uuid4(), task="transcribe", usd=Decimal("0.01"))
