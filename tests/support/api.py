@@ -16,10 +16,12 @@ def bearer(key: str) -> dict[str, str]:
 
 
 def counts(engine: Engine) -> tuple[int, int]:
-    """(jobs, outbox rows) in the database."""
+    """(jobs, outbox rows of task messages) in the database; completion events not counted."""
     with engine.connect() as conn:
         jobs: int = conn.execute(text("SELECT count(*) FROM ml_jobs")).scalar_one()
-        outbox: int = conn.execute(text("SELECT count(*) FROM ml_outbox")).scalar_one()
+        outbox: int = conn.execute(
+            text("SELECT count(*) FROM ml_outbox WHERE kind = 'task'")
+        ).scalar_one()
     return int(jobs), int(outbox)
 
 

@@ -1,5 +1,7 @@
 """The outbox relay: publish committed ``ml_outbox`` rows with confirms, then mark them sent.
 
+- Rows are task messages (``kind='task'``, to ``ml.tasks``) or completion events
+  (``kind='event'``, to ``ml.events``, see ``messaging/events.py``).
 - Claims rows with ``FOR UPDATE SKIP LOCKED`` (never a high-water mark), so several
   relays share the work and a row committed "late" by a slow transaction is never
   skipped. The claiming transaction stays open while the batch is published and is
@@ -42,7 +44,7 @@ from bookmarkai_ml.errors import (
     DatabaseUnavailableError,
     PublishRejectedError,
 )
-from bookmarkai_ml.messaging import protocol, topology
+from bookmarkai_ml.messaging import events, protocol, topology
 from bookmarkai_ml.messaging.hooks import RelayHooks
 from bookmarkai_ml.observability.spans import untraced
 from bookmarkai_ml.ports import JobRepository, Publisher
@@ -53,7 +55,7 @@ CHANNEL = "ml_outbox"
 
 _CLAIM = text(
     """
-    SELECT id, job_id, routing_key, task_name, kwargs, headers, attempts FROM ml_outbox
+    SELECT id, job_id, routing_key, task_name, kwargs, headers, attempts, kind FROM ml_outbox
     WHERE sent_at IS NULL AND next_attempt_at <= now()
     ORDER BY next_attempt_at, id LIMIT :limit FOR UPDATE SKIP LOCKED
     """
@@ -76,8 +78,11 @@ class _Row:
     kwargs: dict[str, Any]
     headers: dict[str, Any]
     attempts: int
+    kind: str = "task"
 
     def message(self) -> Any:
+        if self.kind == events.KIND:
+            return events.encode(self.kwargs, routing_key=self.routing_key, headers=self.headers)
         extra = {k: v for k, v in self.headers.items() if k != "id"}
         return protocol.encode(
             task_name=self.task_name,
@@ -194,7 +199,7 @@ class OutboxRelay:
             ),
             {"a": attempts, "e": "gave up: " + message, "id": row.id},
         )
-        if row.job_id is not None:
+        if row.job_id is not None and row.kind != events.KIND:  # an event's job has ended
             code = getattr(error, "code", "publish_rejected")
             fail_unfinished(session, row.job_id, code=code, message=message)
 

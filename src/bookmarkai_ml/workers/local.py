@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from uuid import UUID
 
 from bookmarkai_ml.contracts import TASKS
-from bookmarkai_ml.messaging import protocol
+from bookmarkai_ml.messaging import protocol, topology
 from bookmarkai_ml.messaging.relay import OutboxRelay
 from bookmarkai_ml.observability.logging import JobLogContext, job_context
 from bookmarkai_ml.observability.spans import consumer_span
@@ -37,6 +37,8 @@ class LocalPublisher:
         self.pending: deque[OutgoingMessage] = deque()
 
     async def publish(self, message: OutgoingMessage) -> None:
+        if message.exchange == topology.EVENTS_EXCHANGE:
+            return  # a completion event: no broker, no consumer here (webhooks still get it)
         self.pending.append(message)
 
 

@@ -31,7 +31,8 @@ def _submit(sessions: SessionFactory, content: str = "text", tenant: str = "t1")
 
 def _outbox_rows(engine: Engine) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(text("SELECT count(*) FROM ml_outbox")).scalar_one())
+        sql = "SELECT count(*) FROM ml_outbox WHERE kind = 'task'"  # not completion events
+        return int(conn.execute(text(sql)).scalar_one())
 
 
 def test_get_is_scoped_to_the_tenant(clean_db: Engine, sessions: SessionFactory) -> None:
