@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.errors import ConfigurationError
 
 
-def _settings(**kwargs: object) -> Settings:
+def _settings(**kwargs: Any) -> Settings:
     return Settings(_env_file=None, **kwargs)  # type: ignore[call-arg]
 
 
