@@ -43,7 +43,8 @@ async def test_register_shows_the_secret_once(client: httpx.AsyncClient, make_ke
     listed = (await client.get(HOOKS, headers=headers)).json()["webhooks"]
     assert [h["id"] for h in listed] == [hook["id"]]
     one = (await client.get(f"{HOOKS}/{hook['id']}", headers=headers)).json()
-    assert "secret" not in one and "secret" not in listed[0]
+    assert "secret" not in one
+    assert "secret" not in listed[0]
     assert one["url"] == PUBLIC_URL
 
     log = await client.get(f"{HOOKS}/{hook['id']}/deliveries", headers=headers)
@@ -129,3 +130,14 @@ async def test_the_media_allow_list_lets_a_loopback_endpoint_through(
         HOOKS, json={"url": "http://127.0.0.1:10/h"}, headers=headers
     )
     assert other_port.status_code == 422
+
+
+async def test_405_names_every_method_of_the_path(
+    client: httpx.AsyncClient, make_key: MakeKey
+) -> None:
+    """GET and DELETE of one path live in two routes; Allow lists both (RFC 9110 15.5.6)."""
+    path = f"{HOOKS}/0b6a3f9e-3f0c-4d6e-9a51-7d2f4c1e8b20"
+    resp = await client.request("PATCH", path, headers=bearer(make_key()))
+    assert resp.status_code == 405
+    assert resp.headers["allow"] == "GET, DELETE"
+    assert resp.json()["code"] == "method_not_allowed"
