@@ -39,6 +39,7 @@ from bookmarkai_ml.api.routes import analytics, embeddings, health, jobs, metric
 from bookmarkai_ml.api.routes import batch as batch_routes
 from bookmarkai_ml.api.routes import erasure as erasure_routes
 from bookmarkai_ml.api.routes import reprocess as reprocess_routes
+from bookmarkai_ml.api.routes import shares as share_routes
 from bookmarkai_ml.api.routes import webhooks as webhook_routes
 from bookmarkai_ml.config import Environment, Settings
 from bookmarkai_ml.domain.model_selection import LOCAL_MODEL
@@ -203,6 +204,7 @@ def create_app(
     app.include_router(batch_routes.router)  # before jobs: /batch is not a {job_id}
     app.include_router(reprocess_routes.router)
     app.include_router(erasure_routes.router)
+    app.include_router(share_routes.router)
     for module in (health, jobs, search, analytics, metrics, embeddings):
         app.include_router(module.router)
     app.include_router(webhook_routes.router)

@@ -21,6 +21,7 @@ from bookmarkai_ml.cli import messaging as messaging_commands
 from bookmarkai_ml.cli import models as model_commands
 from bookmarkai_ml.cli import process as process_commands
 from bookmarkai_ml.cli import search as search_commands
+from bookmarkai_ml.cli import shares as share_commands
 from bookmarkai_ml.cli import up as up_commands
 from bookmarkai_ml.cli.common import read_settings
 
@@ -41,6 +42,7 @@ key_commands.register(app)
 cost_commands.register(app)
 budget_commands.register(app)
 search_commands.register(app)
+share_commands.register(app)
 messaging_commands.register(app)
 model_commands.register(app)
 dev_commands.register(app)

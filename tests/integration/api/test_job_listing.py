@@ -252,6 +252,7 @@ async def test_a_cursor_this_server_did_not_make_is_a_422(
         {"task": "enrich"},
         {"cursor": "x" * 201},
         {"since": "yesterday"},
+        {"since": "1764460800"},  # a Unix time is not an ISO 8601 date-time
     ],
 )
 async def test_bad_parameters_are_a_422(

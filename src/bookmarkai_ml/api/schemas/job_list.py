@@ -16,6 +16,7 @@ from fastapi import Query
 from pydantic import BaseModel, Field
 
 from bookmarkai_ml.api.schemas.jobs import JobError, JobPublic
+from bookmarkai_ml.api.schemas.params import IsoDateTime
 from bookmarkai_ml.db.jobs.listing import DEFAULT_LIMIT, MAX_LIMIT
 from bookmarkai_ml.db.models import JobStatus
 from bookmarkai_ml.domain import keyset
@@ -38,7 +39,8 @@ ShareIdQuery = Annotated[
     Query(min_length=1, max_length=200, pattern=r"^[^\x00]*$", description="Only this share."),
 ]
 SinceQuery = Annotated[
-    datetime | None, Query(description="Only jobs created at or after this time (UTC if naive).")
+    IsoDateTime | None,
+    Query(description="Only jobs created at or after this time (UTC if naive)."),
 ]
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Jobs per page.")]
 CursorQuery = Annotated[
