@@ -9,7 +9,8 @@ row into the message the relay publishes:
 - ``content_type=application/cloudevents+json`` (structured mode of the CloudEvents AMQP
   binding), ``content_encoding=utf-8``, persistent, ``message_id`` = the event's ``id``
   (the same on every republish, so consumers deduplicate on it);
-- headers: ``traceparent`` (the job's trace, continued by the publish span);
+- headers: ``traceparent`` (the job's trace, else a fresh unsampled one, as task messages
+  have; the publish span continues it);
 - body: compact UTF-8 JSON, the attributes in spec order, then extensions, then ``data``.
 
 Published with ``mandatory`` off: consumers bind their own queues, and an event nobody
@@ -54,11 +55,13 @@ def encode(
     event: Mapping[str, Any], *, routing_key: str, headers: Mapping[str, Any]
 ) -> OutgoingMessage:
     """The message of an event outbox row (``headers``: the row's, ``id`` left out)."""
+    amqp_headers = {k: v for k, v in headers.items() if k != "id"}
+    amqp_headers.setdefault(protocol.TRACEPARENT, protocol.new_traceparent())
     return OutgoingMessage(
         routing_key=routing_key,
         exchange=topology.EVENTS_EXCHANGE,
         body=body(event),
-        headers={k: v for k, v in headers.items() if k != "id"},
+        headers=amqp_headers,
         message_id=str(event["id"]),
         content_type=CONTENT_TYPE,
         content_encoding=protocol.CONTENT_ENCODING,

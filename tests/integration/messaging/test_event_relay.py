@@ -5,8 +5,10 @@ nobody is bound for is confirmed and dropped, never a failure."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -16,12 +18,13 @@ from cloudevents.core.formats.json import JSONFormat
 from sqlalchemy import text
 
 from bookmarkai_ml.config import OutboxSettings
-from bookmarkai_ml.contracts import SummarizeTask
+from bookmarkai_ml.contracts import SummarizeTask, SummaryResult
 from bookmarkai_ml.db.engine import transaction
 from bookmarkai_ml.db.jobs import PostgresJobRepository
-from bookmarkai_ml.messaging import events
+from bookmarkai_ml.messaging import events, protocol
 from bookmarkai_ml.messaging.producer import Producer
 from bookmarkai_ml.messaging.relay import OutboxRelay
+from bookmarkai_ml.ports import CostLine, TaskOutcome
 from bookmarkai_ml.services import jobs
 from support.harness import Stack
 
@@ -141,3 +144,59 @@ async def test_an_event_nobody_is_bound_for_is_not_a_failure(
     assert row.last_error is None
     assert stack.statuses([job_id]) == {job_id: "cancelled"}
     assert await queue.get(no_ack=True, fail=False) is None
+
+
+DOC = Path(__file__).resolve().parents[3] / "docs" / "messages.md"
+
+
+def doc_example(name: str) -> str:
+    """The fenced block after ``<!-- example:NAME -->`` in docs/messages.md."""
+    match = re.search(rf"<!-- example:{name} -->\s*```json\n(.*?)\n```", DOC.read_text(), re.S)
+    assert match, f"docs/messages.md has no example:{name}"
+    return match.group(1)
+
+
+def _done_job(stack: Stack) -> uuid.UUID:
+    repo = PostgresJobRepository(stack.sessions, lease_s=30)
+    message = SummarizeTask(share_id="share-42", content="Quorum queues.", tenant_id="default")
+    with transaction(stack.sessions) as session:
+        job_id = jobs.submit(session, message).job.id
+    _, attempts = repo.claim(message.model_copy(update={"job_id": job_id}), owner="w")
+    assert attempts == 1
+    result = SummaryResult(summary="Quorum queues.", model="m", provider="local")
+    outcome = TaskOutcome(result=result, cost=CostLine(provider="local", model="m"))
+    assert repo.finish(job_id, owner="w", outcome=outcome, duration_ms=1)
+    return job_id
+
+
+async def test_the_message_is_the_one_docs_messages_md_shows(
+    stack: Stack, channel: AbstractChannel
+) -> None:
+    binding = json.loads(doc_example("event-binding"))
+    queue = await _bind(channel, binding["binding_key_for_everything"])
+    job_id = _done_job(stack)
+    await _drain(stack)
+    message = await _get(queue)
+
+    assert message.exchange == binding["exchange"]
+    assert message.routing_key == "job.summarize.done"
+    props = json.loads(doc_example("event-properties"))
+    assert message.content_type == props["content_type"]
+    assert message.content_encoding == props["content_encoding"]
+    assert message.delivery_mode == props["delivery_mode"]
+    assert message.message_id == message.correlation_id
+    headers = json.loads(doc_example("event-headers"))
+    assert set(message.headers or {}) == set(headers)
+    assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]", str(message.headers["traceparent"]))
+
+    documented = json.loads(doc_example("event-body"))
+    real = json.loads(message.body)
+    # The same members in the same order, at every level the example shows.
+    assert list(real) == list(documented)
+    assert list(real["data"]) == list(documented["data"])
+    assert list(real["data"]["result"]) == list(documented["data"]["result"])
+    assert real["data"]["id"] == str(job_id)
+    for name in ("specversion", "source", "type", "subject", "datacontenttype", "tenantid"):
+        assert real[name] == documented[name], name
+    assert message.body == protocol.dumps(real)  # compact, as the example is written
+    assert JSONFormat().read(None, doc_example("event-body")).get_type() == real["type"]
