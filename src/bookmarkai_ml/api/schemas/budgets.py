@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from bookmarkai_ml.services.budget_limits import MAX_USD, BudgetLimitInfo
 
@@ -34,13 +35,38 @@ TenantQuery = Annotated[
     ),
 ]
 
+#: A USD amount as text: what ``numeric(14, 8)`` holds, digits only (no sign, exponent, space).
+_USD_TEXT = r"^[0-9]{1,6}(\.[0-9]{1,8})?$"
+
+
+def _usd_text(value: Any) -> Any:
+    """A string amount must be plain digits (the schema's pattern); numbers pass as they are."""
+    if isinstance(value, str) and not re.fullmatch(_USD_TEXT, value):
+        raise ValueError("usd must be a number or a decimal string like '2.50'")
+    return value
+
+
+Usd = Annotated[
+    Decimal,
+    BeforeValidator(_usd_text),
+    Field(ge=0, le=MAX_USD),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": float(MAX_USD)},
+                {"type": "string", "pattern": _USD_TEXT},
+            ]
+        }
+    ),
+]
+
 
 class BudgetLimitSet(BaseModel):
     """The limit of one tenant window (the path names the tenant, task and window)."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"usd": "2.50"}]})
 
-    usd: Decimal = Field(ge=0, le=MAX_USD, description="At most this much USD per window.")
+    usd: Usd = Field(description="At most this much USD per window.")
 
 
 class BudgetLimitPublic(BaseModel):
