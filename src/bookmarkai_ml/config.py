@@ -107,6 +107,12 @@ class OutboxSettings(BaseModel):
     maintenance_interval_s: float = Field(
         5.0, description="Relay housekeeping: expired leases, DLQ archive, gauges."
     )
+    drain_deadline_s: float = Field(
+        30.0,
+        gt=0,
+        description="Longest a relay round waits for its batch's confirms; the rest stay "
+        "unsent for the next round. Claimed rows are leased for twice this.",
+    )
 
 
 class WebhookSettings(BaseModel):

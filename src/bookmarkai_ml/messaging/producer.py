@@ -12,8 +12,14 @@ the message (``docs/architecture.md``, "How a job flows"). Behaviour:
   a memory or disk alarm, https://www.rabbitmq.com/docs/connection-blocked) a
   publish fails fast instead of hanging until its confirm times out;
 - reconnect with exponential backoff and jitter, at most ``reconnect_max_attempts``
-  attempts, then the ALERT state (the next publish starts a new round);
-- a circuit breaker and a periodic health check (a passive exchange declare);
+  attempts, then the ALERT state (the next publish starts a new round). One round is in
+  flight at a time: every publish that finds the connection down waits on that round,
+  so N concurrent publishes during an outage make one schedule of attempts, not N;
+- a circuit breaker fed by failed publishes and failed connection attempts: once open,
+  new publishes fail at once, and a reconnect round in progress stops, failing the
+  publishes waiting on it; after the cooldown one round probes the broker again;
+- a periodic health check (a passive exchange declare) that reconnects through the
+  same shared round;
   ``docs/configuration.md`` lists the ``broker`` group's numbers.
 
 The message-level retry lives in the outbox relay, where a retried message survives a
@@ -90,7 +96,7 @@ class Producer:
             threshold=broker.breaker_threshold, cooldown_s=broker.breaker_cooldown_s
         )
         self._window = asyncio.Semaphore(broker.in_flight)
-        self._lock = asyncio.Lock()
+        self._reconnecting: asyncio.Task[AbstractChannel] | None = None
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
@@ -169,14 +175,21 @@ class Producer:
         )
 
     async def _ensure_channel(self) -> AbstractChannel:
+        """The open channel, or the outcome of the one reconnect round in flight.
+
+        Raises:
+            BrokerUnavailableError: the round ran out of attempts or the breaker opened.
+        """
         if self._usable():
             assert self._channel is not None
             return self._channel
-        async with self._lock:
-            if self._usable():
-                assert self._channel is not None
-                return self._channel
-            return await self._reconnect()
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = asyncio.create_task(self._reconnect(), name="producer-reconnect")
+            # Retrieved here too, so a round nobody waits for any more logs nothing.
+            self._reconnecting.add_done_callback(lambda t: t.cancelled() or t.exception())
+        # shield: a waiter that is cancelled (a relay drain's deadline) leaves the round
+        # running for the others.
+        return await asyncio.shield(self._reconnecting)
 
     async def _reconnect(self) -> AbstractChannel:
         await self._drop_connection()
@@ -188,18 +201,27 @@ class Producer:
                 channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             except CONNECTION_ERRORS as exc:
                 last = exc
-                self._set_state(ConnectionState.DOWN)
+                self._failed()
+                if self._state is not ConnectionState.ALERT:  # ALERT holds until we connect
+                    self._set_state(ConnectionState.DOWN)
+                if attempt == self._broker.reconnect_max_attempts:
+                    break
+                if not self._breaker.allow():
+                    raise BrokerUnavailableError(
+                        f"circuit breaker open after connect attempt {attempt}: {exc}",
+                        retry_after_s=self._breaker.retry_after_s(),
+                    ) from exc
                 delay = self._backoff.delay(attempt, rand=self._rand)
                 log.warning(
                     "broker connect attempt %d failed (%s); next in %.2fs", attempt, exc, delay
                 )
-                if attempt < self._broker.reconnect_max_attempts:
-                    await asyncio.sleep(delay)
+                await asyncio.sleep(delay)
                 continue
             self._connection, self._channel = connection, channel
             if self._ever_connected:
                 self._hooks.reconnected()
             self._ever_connected = True
+            self._succeeded()
             self._set_state(ConnectionState.UP)
             return channel
         self._set_state(ConnectionState.ALERT)
@@ -225,11 +247,17 @@ class Producer:
                 log.warning("producer health check failed: %s", exc)
 
     async def health_check(self) -> None:
-        """Passive-declare the task exchange on a fresh channel; reconnect on failure.
+        """Passive-declare the task exchange on a fresh channel; reconnect on failure
+        (through the shared round; not while the breaker is open).
 
         Raises:
             BrokerUnavailableError: the check failed and reconnecting failed too.
         """
+        if not self._breaker.allow():
+            self._hooks.health_check_failed()
+            raise BrokerUnavailableError(
+                "circuit breaker open", retry_after_s=self._breaker.retry_after_s()
+            )
         try:
             await self._ensure_channel()
             assert self._connection is not None
@@ -241,8 +269,8 @@ class Producer:
         except (*CONNECTION_ERRORS, BrokerUnavailableError) as exc:  # type: ignore[misc]
             self._hooks.health_check_failed()
             try:
-                async with self._lock:
-                    await self._reconnect()
+                await self._drop_connection()
+                await self._ensure_channel()
             except BrokerUnavailableError as again:
                 raise BrokerUnavailableError(
                     f"health check failed: {exc}; reconnecting failed: {again}"

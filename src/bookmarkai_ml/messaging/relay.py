@@ -4,16 +4,22 @@
   (``kind='event'``, to ``ml.events``, see ``messaging/events.py``).
 - Claims rows with ``FOR UPDATE SKIP LOCKED`` (never a high-water mark), so several
   relays share the work and a row committed "late" by a slow transaction is never
-  skipped. The claiming transaction stays open while the batch is published and is
-  committed only after the confirms: a crash anywhere republishes, never loses.
+  skipped. A claim is a lease (``claimed_until``) committed at once: no database
+  transaction stays open while the batch is published or the broker reconnects. A row
+  is marked sent only after its confirm; a relay that dies mid-batch leaves leases that
+  expire, and another round republishes (workers absorb the duplicate): never lost.
+- A drain has a deadline (``outbox.drain_deadline_s``): publishes still waiting on a
+  broker that is reconnecting are abandoned, their leases released, and the round backs
+  off, so one drain can never last for hours.
 - Wakes on ``LISTEN ml_outbox`` (the insert trigger of migration 0001), so the happy
   path has no polling delay; a slow poll is the safety net.
 - A broker outage backs off 1 s -> 10 s and keeps every row, however long it lasts.
   A permanent refusal (unroutable, oversized) is retried with the same backoff and,
   after ``max_permanent_attempts``, marks the job ``failed`` with the reason.
-- Housekeeping every ``maintenance_interval_s``: the job repository sweeps jobs whose
-  lease expired (a dead worker whose message was already acked) back to the queue, and
-  the backlog gauges are reported; callers add more (the DLQ archiver) via ``maintenance``.
+- Housekeeping every ``maintenance_interval_s``, on a task and a database thread of its
+  own, whatever the publishing side is doing: the job repository sweeps jobs whose lease
+  expired (a dead worker whose message was already acked) back to the queue, and the
+  backlog gauges are reported; callers add more (the DLQ archiver) via ``maintenance``.
 
 Runs standalone (``bookmarkai-ml relay``) or inside another asyncio program
 (``start()`` / ``stop()``); database calls run on one private thread so the event loop
@@ -55,17 +61,23 @@ CHANNEL = "ml_outbox"
 
 _CLAIM = text(
     """
-    SELECT id, job_id, routing_key, task_name, kwargs, headers, attempts, kind FROM ml_outbox
-    WHERE sent_at IS NULL AND next_attempt_at <= now()
-    ORDER BY next_attempt_at, id LIMIT :limit FOR UPDATE SKIP LOCKED
+    UPDATE ml_outbox SET claimed_until = now() + make_interval(secs => :lease)
+    WHERE id IN (
+        SELECT id FROM ml_outbox
+        WHERE sent_at IS NULL AND next_attempt_at <= now()
+          AND (claimed_until IS NULL OR claimed_until <= now())
+        ORDER BY next_attempt_at, id LIMIT :limit FOR UPDATE SKIP LOCKED)
+    RETURNING id, job_id, routing_key, task_name, kwargs, headers, attempts, kind
     """
 )
+_RELEASE = text("UPDATE ml_outbox SET claimed_until = NULL WHERE id = ANY(:ids)")
 _BACKLOG = text(
     "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
     "FROM ml_outbox WHERE sent_at IS NULL"
 )
 _NEXT_DUE = text(
-    "SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM ml_outbox WHERE sent_at IS NULL"
+    "SELECT extract(epoch FROM min(greatest(next_attempt_at, coalesce(claimed_until, "
+    "next_attempt_at))) - now()) FROM ml_outbox WHERE sent_at IS NULL"
 )
 
 
@@ -126,11 +138,17 @@ class OutboxRelay:
         self._listen_enabled = listen
         self._backoff = Backoff(initial=settings.retry_initial_s, maximum=settings.retry_max_s)
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-relay-db")
+        # Housekeeping has its own thread: a slow publish round never delays it.
+        self._housekeeping_db = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="outbox-relay-housekeeping"
+        )
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    async def _in_db(self, fn: Callable[..., T], *args: Any) -> T:
+    async def _in_db(
+        self, fn: Callable[..., T], *args: Any, executor: ThreadPoolExecutor | None = None
+    ) -> T:
         loop = asyncio.get_running_loop()
 
         def call() -> T:
@@ -138,39 +156,36 @@ class OutboxRelay:
             with translate_db_errors(), untraced():
                 return fn(*args)
 
-        return await loop.run_in_executor(self._db, call)
+        return await loop.run_in_executor(executor or self._db, call)
 
     # -- publishing ------------------------------------------------------------------
 
-    def _claim(self) -> tuple[Session, list[_Row]]:
-        session = self._sessions()
-        try:
-            session.begin()
-            rows = session.execute(_CLAIM, {"limit": self._settings.batch_size}).all()
-        except Exception:
-            session.close()
-            raise
-        return session, [_Row(*r) for r in rows]  # type: ignore[arg-type]
+    def _claim(self) -> list[_Row]:
+        """Lease due rows to this relay, in a transaction that commits at once."""
+        # The lease outlives the drain's deadline, so it never expires under a publish.
+        params = {"limit": self._settings.batch_size, "lease": 2 * self._settings.drain_deadline_s}
+        with self._sessions.begin() as session:
+            rows = session.execute(_CLAIM, params).all()
+        return sorted((_Row(*r) for r in rows), key=lambda r: r.id)  # type: ignore[arg-type]
 
-    def _complete(
-        self, session: Session, rows: list[_Row], errors: list[BaseException | None]
-    ) -> None:
-        try:
+    def _complete(self, rows: list[_Row], errors: list[BaseException | None]) -> None:
+        """Mark the confirmed rows sent and record the failures; every lease ends."""
+        with self._sessions.begin() as session:
             sent = [r.id for r, e in zip(rows, errors, strict=True) if e is None]
             if sent:
                 session.execute(
                     text(
-                        "UPDATE ml_outbox SET sent_at = now(), attempts = attempts + 1 "
-                        "WHERE id = ANY(:ids)"
+                        "UPDATE ml_outbox SET sent_at = now(), attempts = attempts + 1, "
+                        "claimed_until = NULL WHERE id = ANY(:ids)"
                     ),
                     {"ids": sent},
                 )
             for row, error in zip(rows, errors, strict=True):
                 if error is not None:
                     self._record_failure(session, row, error)
-            session.commit()
-        finally:
-            session.close()
+            failed = [r.id for r, e in zip(rows, errors, strict=True) if e is not None]
+            if failed:
+                session.execute(_RELEASE, {"ids": failed})
 
     def _record_failure(self, session: Session, row: _Row, error: BaseException) -> None:
         message = f"{type(error).__name__}: {error}"[:2000]
@@ -210,6 +225,19 @@ class OutboxRelay:
             return exc
         return None
 
+    async def _publish_batch(self, rows: list[_Row]) -> list[BaseException | None]:
+        """Publish ``rows`` at once; a publish still waiting at the drain's deadline is
+        abandoned as a transient failure (its row stays unsent)."""
+        tasks = [asyncio.create_task(self._publish(r)) for r in rows]
+        done, pending = await asyncio.wait(tasks, timeout=self._settings.drain_deadline_s)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        deadline = BrokerUnavailableError(
+            f"no confirm within the drain deadline ({self._settings.drain_deadline_s:g}s)"
+        )
+        return [t.result() if t in done else deadline for t in tasks]
+
     async def drain(self) -> int:
         """Publish every due row; returns how many were sent.
 
@@ -219,18 +247,12 @@ class OutboxRelay:
         """
         total = 0
         while True:
-            session, rows = await self._in_db(self._claim)
+            rows = await self._in_db(self._claim)
             if not rows:
-                await self._in_db(session.close)
                 return total
-            errors: list[BaseException | None] = []
-            try:
-                errors = list(await asyncio.gather(*(self._publish(r) for r in rows)))
-            finally:
-                if len(errors) == len(rows):
-                    await self._in_db(self._complete, session, rows, errors)
-                else:  # cancelled mid-batch: roll back, the rows stay unsent
-                    await self._in_db(session.close)
+            errors = await self._publish_batch(rows)
+            # Shielded: a relay stopped now still records what the broker confirmed.
+            await asyncio.shield(self._in_db(self._complete, rows, errors))
             total += errors.count(None)
             transient = [e for e in errors if isinstance(e, BrokerUnavailableError)]
             if transient:
@@ -264,8 +286,9 @@ class OutboxRelay:
 
     async def maintain(self) -> None:
         """Requeue jobs with expired leases, report gauges, run extra housekeeping."""
-        await self._in_db(self._requeue_expired_leases)
-        count, age = await self._in_db(self._backlog)
+        executor = self._housekeeping_db
+        await self._in_db(self._requeue_expired_leases, executor=executor)
+        count, age = await self._in_db(self._backlog, executor=executor)
         if self._hooks is not None:
             self._hooks.backlog(count, age)
         for task in self._maintenance:
@@ -295,19 +318,29 @@ class OutboxRelay:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=max(0.0, seconds))
 
+    async def _housekeep(self) -> None:
+        """:meth:`maintain` every ``maintenance_interval_s`` until :meth:`stop`."""
+        while not self._stop.is_set():
+            try:
+                await self.maintain()
+            except (BrokerUnavailableError, DatabaseUnavailableError) as exc:
+                log.warning("relay housekeeping skipped a round: %s", exc)
+            except Exception:  # a bug must not stop the housekeeping
+                log.exception("relay housekeeping crashed; next round as scheduled")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stop.wait(), timeout=self._settings.maintenance_interval_s
+                )
+
     async def run(self) -> None:
         """Relay until :meth:`stop`; never raises for broker or database outages."""
         listener = asyncio.create_task(self._listen()) if self._listen_enabled else None
-        loop = asyncio.get_running_loop()
+        housekeeping = asyncio.create_task(self._housekeep(), name="outbox-housekeeping")
         failures = 0
-        next_maintenance = 0.0
         try:
             while not self._stop.is_set():
                 self._wake.clear()
                 try:
-                    if loop.time() >= next_maintenance:
-                        next_maintenance = loop.time() + self._settings.maintenance_interval_s
-                        await self.maintain()
                     if self._prepare is not None:
                         await self._prepare()
                     await self.drain()
@@ -329,9 +362,10 @@ class OutboxRelay:
                     wait = min(wait, max(due, 0.05))
                 await self._sleep(wait)
         finally:
-            if listener is not None:
-                listener.cancel()
-                await asyncio.gather(listener, return_exceptions=True)
+            background = [t for t in (listener, housekeeping) if t is not None]
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
 
     def start(self) -> asyncio.Task[None]:
         """Run in the background of the current event loop (e.g. inside the API)."""
@@ -346,3 +380,4 @@ class OutboxRelay:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         self._db.shutdown(wait=False)
+        self._housekeeping_db.shutdown(wait=False)

@@ -19,6 +19,9 @@ UPGRADE = """
 -- Outbox rows are task messages (ml.tasks) or completion events (ml.events, CloudEvents).
 ALTER TABLE ml_outbox ADD COLUMN kind varchar(10) NOT NULL DEFAULT 'task'
     CHECK (kind IN ('task', 'event'));
+-- A relay leases the rows it publishes (committed at once) instead of holding a
+-- transaction open across the publish and any reconnect.
+ALTER TABLE ml_outbox ADD COLUMN claimed_until timestamptz;
 -- Retention prunes sent rows oldest first.
 CREATE INDEX ix_ml_outbox_sent ON ml_outbox (sent_at) WHERE sent_at IS NOT NULL;
 
@@ -190,6 +193,7 @@ DROP INDEX IF EXISTS ix_ml_jobs_finished;
 DROP INDEX IF EXISTS ix_ml_jobs_tenant_share;
 DROP INDEX IF EXISTS ix_ml_jobs_tenant_created;
 DROP INDEX IF EXISTS ix_ml_outbox_sent;
+ALTER TABLE ml_outbox DROP COLUMN IF EXISTS claimed_until;
 ALTER TABLE ml_outbox DROP COLUMN IF EXISTS kind;
 """
 
