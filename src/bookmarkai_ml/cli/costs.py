@@ -23,6 +23,9 @@ def costs(
     ] = None,
     until: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD); default today.")] = None,
     task: Annotated[str | None, typer.Option(help="Only this task type.")] = None,
+    tenant: Annotated[
+        str | None, typer.Option(help="Only this tenant's spend (and the windows it meets).")
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show spend (refreshing the analytics views first) and every budget window: the
@@ -35,15 +38,17 @@ def costs(
             since=date.fromisoformat(since) if since else None,
             until=date.fromisoformat(until) if until else None,
             task=task,
+            tenant=tenant,
             refresh_first=True,
         )
     budgets = BudgetService(sessions, settings.budgets, settings.tasks).status(
-        [task] if task else None
+        [task] if task else None, tenant=tenant
     )
     if json_output:
         emit_json({"costs": asdict(report), "budgets": [asdict(b) for b in budgets]})
         return
-    out.print(f"spend {report.since} .. {report.until}: [bold]${report.total_usd:.6f}[/]")
+    whose = f"tenant {tenant}" if tenant else "platform"
+    out.print(f"{whose} spend {report.since} .. {report.until}: [bold]${report.total_usd:.6f}[/]")
     spend = Table("task / model", "jobs", "USD", title="spend")
     for total in [*report.by_task, *report.by_model]:
         spend.add_row(total.key, str(total.jobs), f"{total.usd:.6f}")

@@ -338,6 +338,11 @@ async def test_cli_admin_keys_and_tenant_budgets(
     costs = runner.invoke(cli, ["costs"])
     assert costs.exit_code == 0, costs.output
     assert "tenant-a" in costs.stdout
+    assert "tenant-b" in costs.stdout
+    only_a = cli_json("costs", "--tenant", "tenant-a")
+    assert only_a["costs"]["tenant_id"] == "tenant-a"
+    assert {(b["tenant_id"], b["window"]) for b in only_a["budgets"]} >= {("tenant-a", "day")}
+    assert all(b["tenant_id"] in (None, "tenant-a") for b in only_a["budgets"])
     assert cli_json("budgets", "clear", "--tenant", "tenant-a") == {"removed": 1}
     assert cli_json("budgets", "clear", "--tenant", "tenant-b", "--window", "10m") == {"removed": 1}
     assert cli_json("budgets", "list") == []

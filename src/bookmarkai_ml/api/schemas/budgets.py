@@ -72,6 +72,21 @@ class BudgetLimitSet(BaseModel):
 class BudgetLimitPublic(BaseModel):
     """One tenant's spend limit for one task over one rolling window."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "tenant_id": "acme",
+                    "task": "transcribe",
+                    "window": "day",
+                    "window_s": 86400,
+                    "usd": "2.50000000",
+                    "created_at": "2026-11-30T02:30:00Z",
+                }
+            ]
+        }
+    )
+
     tenant_id: str
     task: str
     window: str = Field(description="hour, day, or the length as 30m, 6h, 7d, 90s.")
