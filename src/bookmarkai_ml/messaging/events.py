@@ -62,7 +62,8 @@ def encode(
         exchange=topology.EVENTS_EXCHANGE,
         body=body(event),
         headers=amqp_headers,
-        message_id=str(event["id"]),
+        # The row's headers keep the id even when erasure blanked the event's content.
+        message_id=str(headers.get("id") or event.get("id") or ""),
         content_type=CONTENT_TYPE,
         content_encoding=protocol.CONTENT_ENCODING,
         mandatory=False,

@@ -116,6 +116,6 @@ def test_topology_command_is_idempotent(stack: Stack) -> None:
         )
         assert done.returncode == 0, done.stderr
     declared = json.loads(done.stdout)
-    assert declared["exchanges"] == ["ml.tasks", "ml.dlx"]
+    assert declared["exchanges"] == ["ml.tasks", "ml.dlx", "ml.events"]
     assert declared["queues"]["ml.transcribe"]["x-queue-type"] == "quorum"
     assert "ml.transcribe.dlq" in declared["queues"]
