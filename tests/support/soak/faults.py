@@ -1,0 +1,141 @@
+"""The fault driver: one seeded ``random.Random`` picks the kinds, the order, the gaps and
+each fault's target and length, so a run with the same seed injects the same faults.
+
+Kinds (each one thing that happens to production systems):
+
+- ``worker_child``: SIGKILL one pool child of a worker (OOM killer); Celery's master
+  forks a new one and the message comes back (acks are late).
+- ``worker_main``: SIGKILL a worker's whole process group (its container dies); ``up``
+  restarts it.
+- ``relay``: SIGKILL the outbox relay; ``up`` restarts it, unsent rows wait in Postgres.
+- ``api``: SIGKILL the API mid-request; ``up`` restarts it, clients retry.
+- ``broker_restart``: ``rabbitmqctl stop_app``, a few seconds, ``start_app``.
+- ``pg_restart``: ``bookmarkai-ml db stop`` (a fast shutdown), then ``migrate`` starts it.
+- ``db_cut``: abort every database connection at the TCP proxy.
+- ``memory_alarm``: ``set_vm_memory_high_watermark`` to almost 0 (the broker blocks every
+  publisher), a few seconds, then back to 0.6.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass
+
+import psutil
+
+from support.soak.stack import Stack
+
+KINDS = (
+    "worker_child",
+    "worker_main",
+    "relay",
+    "api",
+    "broker_restart",
+    "pg_restart",
+    "db_cut",
+    "memory_alarm",
+)
+WORKERS = ("worker --queue ml.summarize", "worker --queue ml.transcribe", "worker --queue ml.embed")
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One injected fault: when (epoch seconds), what, on what, and how long it lasted."""
+
+    kind: str
+    at: float
+    target: str
+    duration_s: float
+
+
+def plan(rng: random.Random, *, total: int, each: int) -> list[str]:
+    """``total`` kinds in a random order, every kind at least ``each`` times."""
+    kinds = [k for k in KINDS for _ in range(each)]
+    kinds += [rng.choice(KINDS) for _ in range(max(0, total - len(kinds)))]
+    rng.shuffle(kinds)
+    return kinds
+
+
+class FaultDriver:
+    """Injects the planned faults at random gaps until the plan or the time runs out."""
+
+    def __init__(self, stack: Stack, rng: random.Random, kinds: list[str], mean_gap_s: float):
+        self._stack, self._rng, self._kinds, self._gap = stack, rng, kinds, mean_gap_s
+        self.faults: list[Fault] = []
+        self.errors: list[str] = []
+
+    def run(self, stop: threading.Event) -> None:
+        for kind in self._kinds:
+            if stop.wait(self._rng.uniform(0.5 * self._gap, 1.5 * self._gap)):
+                return
+            at = time.time()
+            try:
+                target = getattr(self, f"_{kind}")()
+            except Exception as exc:
+                self.errors.append(f"{kind}: {exc!r}")
+                continue
+            self.faults.append(Fault(kind, at, target, round(time.time() - at, 2)))
+
+    def _component(self, name: str) -> psutil.Process:
+        for _ in range(60):  # ``up`` may be restarting it after an earlier fault
+            if (proc := self._stack.components().get(name)) is not None:
+                return proc
+            time.sleep(0.5)
+        raise RuntimeError(f"{name} is not running")
+
+    def _kill_group(self, name: str) -> str:
+        proc = self._component(name)
+        os.killpg(proc.pid, signal.SIGKILL)  # up starts each in a session of its own
+        return f"{name} (pid {proc.pid})"
+
+    def _worker_child(self) -> str:
+        name = self._rng.choice(WORKERS)
+        for _ in range(60):
+            with contextlib.suppress(psutil.Error):
+                children = self._component(name).children()
+                if children:
+                    child = self._rng.choice(children)
+                    child.send_signal(signal.SIGKILL)
+                    return f"{name} child (pid {child.pid})"
+            time.sleep(0.5)
+        raise RuntimeError(f"{name} has no pool child")
+
+    def _worker_main(self) -> str:
+        return self._kill_group(self._rng.choice(WORKERS))
+
+    def _relay(self) -> str:
+        return self._kill_group("relay")
+
+    def _api(self) -> str:
+        return self._kill_group("api")
+
+    def _broker_restart(self) -> str:
+        down = self._rng.uniform(2, 6)
+        self._stack.broker.stop_app()
+        try:
+            time.sleep(down)
+        finally:
+            self._stack.broker.start_app()
+        return f"broker app down {down:.1f} s"
+
+    def _pg_restart(self) -> str:
+        self._stack.pg_command("db", "stop")
+        self._stack.pg_command("migrate", "--no-prepare")
+        return "embedded Postgres"
+
+    def _db_cut(self) -> str:
+        return f"{self._stack.proxy.cut()} connections"
+
+    def _memory_alarm(self) -> str:
+        blocked = self._rng.uniform(3, 8)
+        self._stack.broker.ctl("set_vm_memory_high_watermark", "0.0000001")
+        try:
+            time.sleep(blocked)
+        finally:
+            self._stack.broker.ctl("set_vm_memory_high_watermark", "0.6")
+        return f"publishers blocked {blocked:.1f} s"
