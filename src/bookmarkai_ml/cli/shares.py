@@ -40,6 +40,8 @@ def show(
 
 def _print(view: SharePublic) -> None:
     out.print(f"[bold]share {escape(view.share_id)}[/]  total cost ${view.total_usd}")
+    if view.erased_at is not None:
+        out.print(f"[yellow]erased at {view.erased_at:%Y-%m-%d %H:%M:%S %Z}[/]")
     if view.transcript is not None:
         _print_transcript(view.transcript)
     if view.summary is not None:

@@ -1,11 +1,13 @@
-"""Everything known about one share of a tenant, read in two statements.
+"""Everything known about one share of a tenant, read in three statements.
 
 The per-share view (``GET /api/ml/shares/{share_id}``, ``bookmarkai-ml show``): every job
 of the share with its cost, the result of the latest ``done`` job of each task (the
 transcript, the summary with its tags), the vectors stored in ``ml_embeddings`` per
-model (what the embed jobs left), and the share's total cost. One statement reads the jobs,
-with the results of only those latest done jobs and each job's cost row joined in; a
-second one counts the stored vectors. No query per job. The caller owns the transaction.
+model (what the embed jobs left), the share's total cost, and when it was erased if it
+was (``DELETE /api/ml/shares/{id}`` keeps the jobs and their costs, without content). One
+statement reads the jobs, with the results of only those latest done jobs and each job's
+cost row joined in; a second one counts the stored vectors; a third reads the tombstone.
+No query per job. The caller owns the transaction.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class ShareView:
     summary: Latest[SummaryResult] | None
     vectors: list[StoredVectors]
     total_usd: Decimal
+    erased_at: datetime | None = None
 
 
 def _latest_done(tenant_id: str, share_id: str) -> Select[UUID]:
@@ -93,6 +96,7 @@ _VECTORS = text(
     GROUP BY model, dimension ORDER BY max(created_at) DESC, model
     """
 )
+_ERASED = text("SELECT erased_at FROM ml_erasures WHERE tenant_id = :tenant AND share_id = :share")
 
 
 def share_view(session: Session, *, tenant_id: str, share_id: str) -> ShareView:
@@ -128,6 +132,7 @@ def share_view(session: Session, *, tenant_id: str, share_id: str) -> ShareView:
         )
         for r in session.execute(_VECTORS, {"tenant": tenant_id, "share": share_id})
     ]
+    erased_at = session.execute(_ERASED, {"tenant": tenant_id, "share": share_id}).scalar()
     return ShareView(
         tenant_id=tenant_id,
         share_id=share_id,
@@ -136,6 +141,7 @@ def share_view(session: Session, *, tenant_id: str, share_id: str) -> ShareView:
         summary=_parsed(results.get(TaskType.SUMMARIZE), SummaryResult),
         vectors=vectors,
         total_usd=sum((usd for _, _, usd in rows if usd is not None), Decimal(0)),
+        erased_at=erased_at,
     )
 
 

@@ -188,3 +188,21 @@ async def test_a_share_in_the_middle_of_its_work_shows_its_queued_jobs(
     assert Decimal(view["total_usd"]) == 0
     with transaction(sessions) as session:
         assert len(jobs.page(session, tenant_id="tenant-a", limit=10).jobs) == 2
+
+
+async def test_an_erased_share_shows_its_jobs_and_cost_without_content(
+    client: httpx.AsyncClient, make_key: MakeKey, enriched: Engine
+) -> None:
+    key = make_key("tenant-a")
+    before = await _share(client, key)
+    assert before["erased_at"] is None
+    erased = await client.delete(f"/api/ml/shares/{SHARE}", headers=bearer(key))
+    assert erased.status_code == 200, erased.text
+
+    after = await _share(client, key)
+    assert after["erased_at"] is not None
+    assert after["transcript"] is None
+    assert after["summary"] is None
+    assert after["embeddings"] == []
+    assert [j["id"] for j in after["jobs"]] == [j["id"] for j in before["jobs"]]
+    assert after["total_usd"] == before["total_usd"]  # cost rows are kept for accounting

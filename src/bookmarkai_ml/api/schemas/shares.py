@@ -141,6 +141,7 @@ _EXAMPLE: dict[str, Any] = {
         }
     ],
     "total_usd": "0.00042000",
+    "erased_at": None,
 }
 
 
@@ -159,6 +160,11 @@ class SharePublic(BaseModel):
     )
     jobs: list[JobBrief] = Field(description="Every job of the share, oldest first.")
     total_usd: Decimal = Field(description="Sum of the recorded cost of the share's jobs.")
+    erased_at: datetime | None = Field(
+        None,
+        description="When the share was erased (its jobs and costs stay, without content); "
+        "jobs created later are a new submission of it.",
+    )
 
     model_config = {"json_schema_extra": {"examples": [_EXAMPLE]}}
 
@@ -171,4 +177,5 @@ class SharePublic(BaseModel):
             embeddings=[EmbeddingsPublic.of(v) for v in view.vectors],
             jobs=[JobBrief.of(job) for job in view.jobs],
             total_usd=view.total_usd,
+            erased_at=view.erased_at,
         )
