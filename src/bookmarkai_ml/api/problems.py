@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -22,7 +23,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bookmarkai_ml import errors
@@ -223,20 +223,29 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_PARAM = re.compile(r"(\{[^/{}]+\})")
 
 
-def _allowed_methods(request: Request) -> str:
-    """Every method some route serves at this path. Starlette's 405 names only the first
-    route whose path matched, so ``GET`` and ``DELETE`` of one path in two routes would
-    answer ``Allow: GET`` (RFC 9110, section 15.5.6: list every supported method)."""
-    routes = request.app.router.routes
-    allowed = [
-        method
-        for method in _METHODS
-        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
-    ]
-    return ", ".join(allowed)
+def _template(path: str) -> re.Pattern[str]:
+    parts = _PARAM.split(path)
+    return re.compile("".join("[^/]+" if _PARAM.fullmatch(p) else re.escape(p) for p in parts))
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """The methods the OpenAPI schema documents for the path (RFC 9110, section 15.5.6).
+
+    Starlette's 405 names only the first route whose path matched, so ``GET`` and
+    ``DELETE`` of one path in two routes answered ``Allow: GET``. A literal template wins
+    over a parameterised one (``/jobs/batch`` is not ``/jobs/{job_id}``), as in routing.
+    """
+    best: tuple[int, list[str]] | None = None
+    for path, operations in request.app.openapi().get("paths", {}).items():
+        if _template(path).fullmatch(request.url.path):
+            rank = len(_PARAM.findall(path))
+            if best is None or rank < best[0]:
+                best = (rank, [m.upper() for m in operations if m.upper() in _METHODS])
+    return ", ".join(best[1]) if best and best[1] else None
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
