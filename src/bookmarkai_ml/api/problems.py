@@ -94,13 +94,12 @@ def tidy_openapi(schema: dict[str, Any]) -> dict[str, Any]:
     Every operation with a body also declares 400 (not JSON) and 413 (over the body
     limit): the ASGI guards in ``limits.py`` answer those before any route runs.
     """
-    guarded = responses(400, 413)
+    content = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             if "requestBody" in operation:
-                for status, response in guarded.items():
-                    entry = {k: v for k, v in response.items() if k != "model"}
-                    entry.setdefault("description", _STARLETTE_CODES[status].replace("_", " "))
+                for status in (400, 413):
+                    entry = {"description": _STARLETTE_CODES[status], "content": content}
                     operation.setdefault("responses", {}).setdefault(str(status), entry)
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})

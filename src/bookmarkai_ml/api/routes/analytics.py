@@ -8,7 +8,6 @@ every tenant's), or one tenant with ``?tenant=``; it also manages the per-tenant
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -18,6 +17,7 @@ from bookmarkai_ml.api.problems import responses
 from bookmarkai_ml.api.routes import budgets as tenant_budgets
 from bookmarkai_ml.api.schemas.analytics import BudgetsPublic, CostsPublic
 from bookmarkai_ml.api.schemas.budgets import TenantQuery
+from bookmarkai_ml.api.schemas.params import IsoDate
 from bookmarkai_ml.contracts import TaskType
 from bookmarkai_ml.services import analytics
 from bookmarkai_ml.services.budgets import budget_status
@@ -31,8 +31,10 @@ router = APIRouter(
 def costs(
     session: SessionDep,
     principal: PrincipalDep,
-    since: Annotated[date | None, Query(description="First UTC day; default 30 days ago.")] = None,
-    until: Annotated[date | None, Query(description="Last UTC day; default today.")] = None,
+    since: Annotated[
+        IsoDate | None, Query(description="First UTC day; default 30 days ago.")
+    ] = None,
+    until: Annotated[IsoDate | None, Query(description="Last UTC day; default today.")] = None,
     task: Annotated[TaskType | None, Query(description="Only this task type.")] = None,
     refresh: Annotated[bool, Query(description="Refresh the views first.")] = False,
     tenant: TenantQuery = None,
