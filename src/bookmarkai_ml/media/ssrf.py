@@ -1,4 +1,4 @@
-"""The SSRF guard: which URLs and addresses a media download may reach.
+"""The SSRF guard: which URLs and addresses a media download or a webhook may reach.
 
 A URL is checked before any connection, and every redirect target again:
 only ``http``/``https``; no credentials in the URL; a host that is a canonical IP
@@ -115,7 +115,7 @@ def check_url(
     if parsed.scheme not in ("http", "https"):
         raise UnsafeURLError(f"scheme {parsed.scheme or '(none)'!r} is not allowed")
     if parsed.userinfo:
-        raise UnsafeURLError("credentials in media URLs are not allowed")
+        raise UnsafeURLError("credentials in URLs are not allowed")
     host = parsed.host.lower().rstrip(".")
     if not host:
         raise UnsafeURLError("URL has no host")
