@@ -30,6 +30,12 @@ from bookmarkai_ml.workers.handlers import HandlerRegistry
 
 log = logging.getLogger(__name__)
 
+#: Waits between claims while the database is unreachable (about 30 s in all), before the
+#: message is requeued. A requeue comes straight back and counts against the queue's
+#: x-delivery-limit: the chaos soak's Postgres restart (a few seconds) spent the limit in
+#: a fraction of a second and dead-lettered the jobs waiting in the queue.
+CLAIM_WAITS_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+
 __all__ = ["Delivery", "Disposition", "JobRuntime", "Report", "default_owner"]
 
 
@@ -81,10 +87,13 @@ class JobRuntime:
         policy: RetryPolicy,
         lease_s: float,
         time_limit_errors: tuple[type[BaseException], ...] = (),
+        claim_waits_s: tuple[float, ...] = CLAIM_WAITS_S,
     ) -> None:
         """``time_limit_errors``: what the pool raises in a task at its soft time limit
-        (Celery's ``SoftTimeLimitExceeded``); such a job fails with ``time_limit``."""
+        (Celery's ``SoftTimeLimitExceeded``); such a job fails with ``time_limit``.
+        ``claim_waits_s``: the pauses between claims while the database is unreachable."""
         self.jobs = jobs
+        self._claim_waits_s = claim_waits_s
         self.handlers = handlers
         self.ledger = ledger
         self._policy = policy
@@ -101,15 +110,31 @@ class JobRuntime:
             return self._broken_contract(task, kwargs, exc)
         owner = default_owner()
         try:
-            job_id, attempts = self.jobs.claim(
-                message, owner=owner, traceparent=delivery.traceparent
-            )
+            job_id, attempts = self._claim(message, owner, delivery)
         except DatabaseUnavailableError as exc:
             return Report(Disposition.REQUEUE, task.value, message.job_id, str(exc))
         if job_id is None or attempts is None:
             reason = "done, cancelled, leased or erased"
             return Report(Disposition.SKIPPED, task.value, job_id, reason)
         return self._run_claimed(task, message, job_id, attempts, delivery, owner)
+
+    def _claim(
+        self, message: TaskMessageT, owner: str, delivery: Delivery
+    ) -> tuple[UUID | None, int | None]:
+        """Claim, riding out a database restart (``claim_waits_s``) before giving up.
+
+        Raises:
+            DatabaseUnavailableError: still unreachable after the last wait.
+        """
+        for wait_s in (*self._claim_waits_s, None):
+            try:
+                return self.jobs.claim(message, owner=owner, traceparent=delivery.traceparent)
+            except DatabaseUnavailableError as exc:
+                if wait_s is None:
+                    raise
+                log.warning("database unavailable (%s); claiming again in %.1f s", exc, wait_s)
+                time.sleep(wait_s)
+        raise AssertionError("unreachable")
 
     def _broken_contract(
         self, task: TaskType, kwargs: Mapping[str, Any], exc: ContractError
