@@ -18,7 +18,7 @@ What :func:`erase` does, in order (docs/api.md, "Erasure and retention"):
 5. keeps the cost rows (no content) and writes the tombstone with the counts.
 
 Media objects are not touched here: the caller deletes them after the commit
-(``services/erasure.py``) and gets their URIs from :attr:`Erased.media_uris`.
+(``services/erasure.py``) from :attr:`Erased.job_ids` and :attr:`Erased.media_uris`.
 """
 
 from __future__ import annotations
@@ -113,6 +113,8 @@ class Erased:
     share_id: str
     erased_at: datetime
     removed: dict[str, int]
+    #: The share's jobs: their kept media (``domain.media_keys.job_prefix``) goes after commit.
+    job_ids: list[UUID] = field(default_factory=list)
     #: Media the app handed us by URI (``s3://``, ``local://``), to delete after commit.
     media_uris: list[str] = field(default_factory=list)
 
@@ -220,7 +222,7 @@ def erase(session: Session, *, tenant_id: str, share_id: str) -> Erased:
     erased_at: datetime = session.execute(
         _TOMBSTONE, {"t": t, "s": s, "removed": _dumps(removed)}
     ).scalar_one()
-    return Erased(t, s, erased_at, removed, media)
+    return Erased(t, s, erased_at, removed, ids, media)
 
 
 def record_media(session: Session, *, tenant_id: str, share_id: str, objects: int) -> None:

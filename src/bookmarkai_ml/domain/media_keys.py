@@ -20,6 +20,10 @@ def source_key(tenant_id: str, share_id: str, job_id: str) -> str:
     return "/".join(key_part(p) for p in (tenant_id, share_id, job_id, "source"))
 
 
-def share_prefix(tenant_id: str, share_id: str) -> str:
-    """The key prefix under which every kept object of a share lies (erasure deletes it)."""
-    return "/".join(key_part(p) for p in (tenant_id, share_id)) + "/"
+def job_prefix(tenant_id: str, share_id: str, job_id: str) -> str:
+    """The key prefix of everything kept for one job (erasure deletes it).
+
+    Per job, not per share: two share ids can be made safe to the same segment
+    (``"a b"`` and ``"a_b"``), job ids cannot.
+    """
+    return "/".join(key_part(p) for p in (tenant_id, share_id, job_id)) + "/"

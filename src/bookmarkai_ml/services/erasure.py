@@ -16,7 +16,7 @@ from datetime import datetime
 
 from bookmarkai_ml.db import erasure
 from bookmarkai_ml.db.engine import SessionFactory, transaction
-from bookmarkai_ml.domain.media_keys import share_prefix
+from bookmarkai_ml.domain.media_keys import job_prefix
 from bookmarkai_ml.ports import MediaStore
 
 
@@ -46,7 +46,10 @@ class ErasureService:
         """
         with transaction(self._sessions) as session:
             done = erasure.erase(session, tenant_id=tenant_id, share_id=share_id)
-        objects = self._store.delete_prefix(share_prefix(tenant_id, share_id))
+        objects = sum(
+            self._store.delete_prefix(job_prefix(tenant_id, share_id, str(job_id)))
+            for job_id in done.job_ids
+        )
         objects += sum(1 for uri in done.media_uris if self._store.delete(uri))
         with transaction(self._sessions) as session:
             erasure.record_media(session, tenant_id=tenant_id, share_id=share_id, objects=objects)

@@ -103,6 +103,11 @@ def _until(what: str, check: Callable[[], bool], log: Path, timeout_s: float = 3
         time.sleep(0.5)
 
 
+def _objects(folder: Path) -> list[Path]:
+    """The media objects (files) stored under ``folder``."""
+    return [p for p in folder.rglob("*") if p.is_file()]
+
+
 def _job(client: httpx.Client, job_id: str) -> dict[str, Any]:
     answer: dict[str, Any] = client.get(f"/api/ml/jobs/{job_id}").json()
     return answer
@@ -196,7 +201,7 @@ def test_erasure_during_a_running_transcription(stack: dict[str, Any], clean_db:
     # Running, past the download: its copy is in the media store; Whisper is at work.
     _until(
         "the transcription never kept its media",
-        lambda: share_dir.is_dir() and any(p.is_file() for p in share_dir.rglob("*")),
+        lambda: bool(_objects(share_dir)),
         log,
     )
     assert _job(client, transcribe_id)["status"] == "running"
@@ -227,7 +232,7 @@ def test_erasure_during_a_running_transcription(stack: dict[str, Any], clean_db:
     assert job["status"] == "cancelled"
     assert job["result"] is None
     assert _share_rows(clean_db) == {"jobs": 3, "results": 0, "embeddings": 0, "costs": 2}
-    assert not share_dir.exists()
+    assert not _objects(share_dir)
     assert MARKER not in _dump(stack["pg_url"])
 
     # A replay of its message, and the same message without a job id (a producer that
@@ -241,5 +246,5 @@ def test_erasure_during_a_running_transcription(stack: dict[str, Any], clean_db:
     )
     assert _job(client, transcribe_id)["status"] == "cancelled"
     assert _share_rows(clean_db) == {"jobs": 3, "results": 0, "embeddings": 0, "costs": 2}
-    assert not share_dir.exists()
+    assert not _objects(share_dir)
     assert MARKER not in _dump(stack["pg_url"])

@@ -52,14 +52,25 @@ def test_erasure_deletes_the_shares_objects_from_s3(
     clip.write_bytes(b"RIFF-audio")
     upload = store.put("uploads/t/v-1.wav", clip)  # the app's own upload, given by URI
     store.put("uploads/t/v-2.wav", clip)
-    for job in ("j1", "j2"):
-        store.put(source_key("t", "v 1", job), clip)
+    with transaction(sessions) as session:
+        ids = [
+            jobs.submit(
+                session, TranscribeTask(tenant_id="t", share_id="v 1", media_url=url)
+            ).job.id
+            for url in (upload, "https://cdn.example/v1.mp4")
+        ]
+    for job_id in ids:
+        store.put(source_key("t", "v 1", str(job_id)), clip)
     store.put(source_key("t", "v 2", "j3"), clip)
     store.put(source_key("u", "v 1", "j4"), clip)
-    with transaction(sessions) as session:
-        jobs.submit(session, TranscribeTask(tenant_id="t", share_id="v 1", media_url=upload))
+    store.put(source_key("t", "v_1", "j5"), clip)  # another share, the same safe segment
 
     done = ErasureService(sessions, store).forget(tenant_id="t", share_id="v 1")
 
     assert done.removed["media_objects"] == 3
-    assert _keys(store) == {"uploads/t/v-2.wav", "t/v_2/j3/source", "u/v_1/j4/source"}
+    assert _keys(store) == {
+        "uploads/t/v-2.wav",
+        "t/v_2/j3/source",
+        "u/v_1/j4/source",
+        "t/v_1/j5/source",
+    }
