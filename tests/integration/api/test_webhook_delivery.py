@@ -265,3 +265,38 @@ async def test_event_type_filter_and_tenants(
     with clean_db.connect() as conn:
         tenants = conn.execute(text("SELECT DISTINCT tenant_id FROM ml_webhook_deliveries"))
         assert [t for (t,) in tenants] == ["tenant-a"]
+
+
+async def test_two_deliverers_share_the_work_without_sending_twice(
+    settings: Settings, sessions: SessionFactory, api: Any, make_key: MakeKey
+) -> None:
+    """Claims are SKIP LOCKED under a lease: with no crash, each event goes out once."""
+    headers = bearer(make_key())
+    with receiving() as receiver:
+        port = int(receiver.url.split(":")[2].split("/")[0])
+        s = hook_settings(settings, port, batch_size=3)
+        client = api(s)
+        hook = await register(client, headers, receiver.url)
+        receiver.secret = hook["secret"]
+        events = [cloud_event(share_id=f"s{i}") for i in range(30)]
+        for event in events:
+            assert queue(sessions, event) == 1
+        workers = [deliverer(s, sessions), deliverer(s, sessions)]
+        for worker in workers:
+            worker.start()
+        try:
+
+            async def all_delivered() -> bool:
+                log = await client.get(
+                    f"{HOOKS}/{hook['id']}/deliveries", params={"limit": 50}, headers=headers
+                )
+                return all(d["status"] == "delivered" for d in log.json()["deliveries"])
+
+            await until(all_delivered)
+        finally:
+            for worker in workers:
+                await worker.stop()
+
+    ids = sorted(r.headers["webhook-id"] for r in receiver.received)
+    assert ids == sorted(e["id"] for e in events)
+    assert all(r.verified for r in receiver.received)
