@@ -74,6 +74,21 @@ def translate(exc: BaseException, doing: str) -> BookmarkAIError:
     return BrokerUnavailableError(f"{doing}: {exc!r}")
 
 
+def _alive(connection: AbstractConnection | None) -> bool:
+    """Open, as the broker sees it too.
+
+    aio-pika marks a connection closed only when we close it: after a lost socket or the
+    broker's connection.close (541 INTERNAL_ERROR when a queue's node goes down) its
+    ``is_closed`` stays False while the aiormq connection underneath is closed, and every
+    new channel fails with "closed". Found by losing a cluster node under the relay
+    (tests/integration/deploy/test_cluster_failover.py).
+    """
+    if connection is None or connection.is_closed:
+        return False
+    inner = getattr(getattr(connection, "transport", None), "connection", None)
+    return inner is not None and not inner.is_closed
+
+
 @contextlib.contextmanager
 def _translated(doing: str) -> Iterator[None]:
     try:
@@ -137,8 +152,10 @@ class BrokerAdmin:
 
     async def _open(self, attempts: int = 1) -> AbstractConnection:
         async with self._lock:
-            if self._connection is not None and not self._connection.is_closed:
+            if _alive(self._connection):
+                assert self._connection is not None
                 return self._connection
+            await self.close()  # a dead one: its reader channel goes with it
             for attempt in range(1, attempts + 1):
                 try:
                     self._connection = await aio_pika.connect(
@@ -215,7 +232,7 @@ class BrokerAdmin:
     async def _reading_channel(self) -> AbstractChannel:
         # One channel for every basic.get: a fetched message stays unacked on the
         # channel it came from, so this one stays open until close() or an error.
-        if self._reader is None or self._reader.is_closed:
+        if self._reader is None or self._reader.is_closed or not _alive(self._connection):
             connection = await self._open()
             self._reader = await connection.channel(publisher_confirms=False)
         return self._reader
