@@ -8,8 +8,10 @@ Debian wrapper would otherwise switch to the rabbitmq user, who cannot read our 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -107,6 +109,29 @@ class RabbitNode:
         )
         return result.stdout
 
+    def os_pid(self) -> int:
+        """The node's Erlang VM (the ``rabbitmq-server`` script we started is its parent)."""
+        return int(self.ctl("eval", "list_to_integer(os:getpid()).").strip())
+
+    def kill(self) -> None:
+        """SIGKILL the Erlang VM: a crash, so no connection.close reaches the clients and
+        no quorum-queue leadership is handed over (``stop_app`` would do both)."""
+        os.kill(self.os_pid(), signal.SIGKILL)
+        self.proc.wait(timeout=60)
+
+    def queue_leaders(self, vhost: str = "/") -> dict[str, str]:
+        """Quorum queue name -> the node that hosts its leader, as this node sees it."""
+        out = self.ctl("list_queues", "-p", vhost, "name", "leader", "--formatter", "json")
+        return {q["name"]: q["leader"] for q in json.loads(out) if q.get("leader")}
+
+    def client_connections(self) -> int:
+        """AMQP client connections open on this node."""
+        return len(json.loads(self.ctl("list_connections", "pid", "--formatter", "json")))
+
+    def running_nodes(self) -> set[str]:
+        status = json.loads(self.ctl("cluster_status", "--formatter", "json"))
+        return set(status["running_nodes"])
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             subprocess.run(
@@ -186,6 +211,44 @@ class NodeFactory:
         for node in reversed(self.nodes):
             node.stop()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+CLUSTER_CONF = DEPLOY / "cluster" / "cluster.conf"
+
+
+@dataclass(frozen=True)
+class ClusterNode:
+    node: RabbitNode
+    port: int  # its AMQP listener on 127.0.0.1
+
+
+def start_cluster(factory: NodeFactory, tag: str) -> list[ClusterNode]:
+    """Three nodes clustered by the shipped ``deploy/cluster/cluster.conf`` (names rewritten).
+
+    The first boots alone; the others find it through classic peer discovery and join.
+    """
+    names = [f"c{i}-{tag}@localhost" for i in (1, 2, 3)]
+    ports = [free_port() for _ in names]
+    formation = rewrite(
+        CLUSTER_CONF.read_text(),
+        {f"rabbit@rabbitmq{i}": name for i, name in enumerate(names, start=1)},
+        source=CLUSTER_CONF,
+    )
+    configs = [f"listeners.tcp.default = 127.0.0.1:{port}\n{formation}" for port in ports]
+    first = factory.start(names[0], configs[0], listen_port=ports[0])
+    rest = [factory.launch(n, c) for n, c in zip(names[1:], configs[1:], strict=True)]
+    for node, port in zip(rest, ports[1:], strict=True):
+        wait_for_port(port, node.proc, timeout_s=120)
+    deadline = time.monotonic() + 60
+    while first.running_nodes() != set(names):
+        assert time.monotonic() < deadline, f"cluster did not form: {first.running_nodes()}"
+        time.sleep(1)
+    return [ClusterNode(n, p) for n, p in zip([first, *rest], ports, strict=True)]
+
+
+def cluster_backends(cluster: list[ClusterNode]) -> dict[str, int]:
+    """The shipped haproxy.cfg's AMQP servers (``rabbitmq1:5672`` …) -> the nodes' ports."""
+    return {f"rabbitmq{i}:5672": c.port for i, c in enumerate(cluster, start=1)}
 
 
 @dataclass
