@@ -327,7 +327,7 @@ def retrieval_top3(settings: Settings, work: Path) -> tuple[float, list[Any]]:
             options = EmbedOptions(source_kind="video" if n % 2 else "web")
             task = EmbedTask(share_id=doc.share_id, tenant_id="quality", content=doc.text,
                              options=options)  # fmt: skip
-            embed(task, FakeJobContext(task="embed"))
+            embed.embed_now(task, FakeJobContext(task="embed"))
         search = bootstrap.search_service(local)
         misses = []
         asked = queries(20)

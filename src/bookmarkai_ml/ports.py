@@ -23,6 +23,7 @@ from bookmarkai_ml.contracts.results import SummaryMethod
 
 if TYPE_CHECKING:
     from bookmarkai_ml.contracts.messages import TaskMessageT
+    from bookmarkai_ml.domain.chunking import Chunk
     from bookmarkai_ml.domain.verdict import Ending
 
 
@@ -237,13 +238,31 @@ class CostLine:
 
 
 @dataclass(frozen=True, slots=True)
+class VectorSet:
+    """An embed job's vectors: the job's finish swaps them for the share's stored ones."""
+
+    tenant_id: str
+    share_id: str
+    model: str
+    vectors: FloatArray
+    chunks: Sequence[Chunk]
+    content_kind: str = "text"
+    source_kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TaskOutcome:
-    """What a task handler hands back to the job runtime."""
+    """What a task handler hands back to the job runtime.
+
+    ``vectors`` are written by ``JobRepository.finish`` in the transaction that marks
+    the job done, so a share's vectors change exactly when an embed job finishes.
+    """
 
     result: BaseModel
     cost: CostLine
     follow_up_text: str | None = None
     follow_up_segments: list[Segment] = field(default_factory=list)
+    vectors: VectorSet | None = None
 
 
 class BudgetLedger(Protocol):

@@ -1,5 +1,8 @@
 """The ``ml_embeddings`` repository: replace a share's vectors, k-NN and full-text search.
 
+An embed job's vectors are stored by its finish (``db/jobs/runs.py``), in the transaction
+that marks it done: readers see the share's old set or its new one, never both or none.
+
 Every vector query repeats the partial index's expression and predicate
 (``vector_index.distance_sql`` / ``model_predicate_sql``), or Postgres cannot use
 the HNSW index and scans. With filters, pgvector 0.8's iterative index scan keeps
@@ -21,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from bookmarkai_ml.db import vector_index
 from bookmarkai_ml.domain.chunking import Chunk
-from bookmarkai_ml.ports import FloatArray
+from bookmarkai_ml.ports import FloatArray, VectorSet
 
 _ENSURED: set[tuple[str, str, int]] = set()
 
@@ -84,21 +87,31 @@ def replace_share(
     content_kind: str = "text",
     source_kind: str | None = None,
 ) -> int:
-    """Swap the share's vectors of ``model`` for new ones in the caller's transaction.
+    """Swap ALL the share's vectors (every model) for new ones in the caller's transaction.
 
-    A transaction-scoped advisory lock per (tenant, share, model) serialises two
-    jobs re-embedding the same share, so readers see the old set or the new one.
+    A share's vectors are those of its latest embed job: a reprocess with another model
+    replaces the old model's vectors rather than leaving a stale copy searchable under
+    it. A job older (by submission) than the one whose vectors are stored writes
+    nothing (returns 0), so an old job finishing late cannot undo a reprocess.
+
+    A transaction-scoped advisory lock per (tenant, share) serialises two jobs
+    re-embedding the same share, so readers see the old set or the new one.
     """
     if len(chunks) != len(vectors):
         raise ValueError("one vector per chunk")
     dimension = int(vectors.shape[1]) if len(vectors) else 0
     session.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": f"{tenant_id}\x1f{share_id}\x1f{model}"},
+        {"k": f"{tenant_id}\x1f{share_id}"},
     )
+    if (
+        job_id is not None
+        and session.execute(_NEWER, {"t": tenant_id, "s": share_id, "job": job_id}).first()
+    ):
+        return 0
     session.execute(
-        text("DELETE FROM ml_embeddings WHERE tenant_id = :t AND share_id = :s AND model = :m"),
-        {"t": tenant_id, "s": share_id, "m": model},
+        text("DELETE FROM ml_embeddings WHERE tenant_id = :t AND share_id = :s"),
+        {"t": tenant_id, "s": share_id},
     )
     if not chunks:
         return 0
@@ -125,6 +138,17 @@ def replace_share(
     return len(rows)
 
 
+# Stored vectors of the share written by a job submitted after ``job``.
+_NEWER = text(
+    """
+    SELECT 1 FROM ml_embeddings e
+    JOIN ml_jobs w ON w.id = e.job_id
+    JOIN ml_jobs me ON me.id = :job
+    WHERE e.tenant_id = :t AND e.share_id = :s
+      AND (w.created_at, w.id::text) > (me.created_at, me.id::text)
+    LIMIT 1
+    """
+)
 _INSERT = text(
     """
     INSERT INTO ml_embeddings (tenant_id, share_id, job_id, model, dimension, chunk_index,
@@ -247,6 +271,21 @@ def stored_models(session: Session, *, tenant_id: str) -> list[tuple[str, int, i
         {"t": tenant_id},
     ).all()
     return [(str(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+
+def store(session: Session, vector_set: VectorSet, *, job_id: UUID | None) -> int:
+    """:func:`replace_share` of an embed job's outcome (called by the job's finish)."""
+    return replace_share(
+        session,
+        tenant_id=vector_set.tenant_id,
+        share_id=vector_set.share_id,
+        model=vector_set.model,
+        vectors=vector_set.vectors,
+        chunks=vector_set.chunks,
+        job_id=job_id,
+        content_kind=vector_set.content_kind,
+        source_kind=vector_set.source_kind,
+    )
 
 
 def delete_share(session: Session, *, tenant_id: str, share_id: str) -> None:

@@ -2,10 +2,11 @@
 
 The model is chosen per task by the ``embedder_for`` the composition root hands in
 (``bootstrap``: settings, content length, an explicit ``options.model``). A priced
-model reserves its cost before embedding. Vectors are written by this handler, in
-their own transaction on the worker's session factory, that swaps the share's old
-vectors of that model for the new ones, so a redelivered task rewrites the same set
-rather than adding to it; the job runtime then writes the result and cost rows.
+model reserves its cost before embedding. The vectors go back in the outcome
+(``TaskOutcome.vectors``): the job's finish swaps the share's stored vectors for them in
+the transaction that marks the job done (``db.embeddings.store``), so search sees the old
+set or the new one, and a job cancelled or erased before its finish writes nothing.
+:meth:`EmbeddingService.embed_now` stores at once, for callers outside a job runtime.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.domain.chunking import Chunk, ChunkPolicy, plan_chunks
 from bookmarkai_ml.domain.pricing import PriceTable
 from bookmarkai_ml.errors import InvalidInputError
-from bookmarkai_ml.ports import CostLine, Embedder, JobContext, TaskOutcome
+from bookmarkai_ml.ports import CostLine, Embedder, JobContext, TaskOutcome, VectorSet
 
 _DEFAULT_POLICY = ChunkPolicy()
 
@@ -61,7 +62,7 @@ class EmbeddingService:
         )
 
     def __call__(self, message: EmbedTask, ctx: JobContext) -> TaskOutcome:
-        """Embed the message's content or transcript segments and store the vectors.
+        """Embed the message's content or transcript segments; the finish stores them.
 
         Raises:
             InvalidInputError: nothing to embed (blank content, no segments).
@@ -83,18 +84,15 @@ class EmbeddingService:
             ctx.heartbeat()
         vectors = np.concatenate(parts)
         kind = "transcript" if message.segments else message.options.content_kind
-        with transaction(self._sessions) as session:
-            repo.replace_share(
-                session,
-                tenant_id=message.tenant_id,
-                share_id=message.share_id,
-                model=embedder.model,
-                vectors=vectors,
-                chunks=chunks,
-                job_id=message.job_id,
-                content_kind=kind,
-                source_kind=message.options.source_kind,
-            )
+        stored = VectorSet(
+            tenant_id=message.tenant_id,
+            share_id=message.share_id,
+            model=embedder.model,
+            vectors=vectors,
+            chunks=chunks,
+            content_kind=kind,
+            source_kind=message.options.source_kind,
+        )
         result = EmbedResult(
             model=embedder.model,
             dimension=int(vectors.shape[1]),
@@ -105,4 +103,13 @@ class EmbeddingService:
         cost = CostLine(
             provider=embedder.provider, model=embedder.model, usd=usd, input_tokens=tokens
         )
-        return TaskOutcome(result=result, cost=cost)
+        return TaskOutcome(result=result, cost=cost, vectors=stored)
+
+    def embed_now(self, message: EmbedTask, ctx: JobContext) -> TaskOutcome:
+        """Embed and store at once, in a transaction of its own: for callers outside a
+        job runtime (tests, bench, scripts), where no finish writes the vectors."""
+        outcome = self(message, ctx)
+        if outcome.vectors is not None:
+            with transaction(self._sessions) as session:
+                repo.store(session, outcome.vectors, job_id=message.job_id)
+        return outcome

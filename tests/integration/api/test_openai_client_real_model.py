@@ -52,7 +52,7 @@ def _worker_vectors(settings: Settings, sessions: SessionFactory) -> np.ndarray:
     handler = bootstrap.embedding_handler(settings, sessions)
     rows = []
     for i, text in enumerate(TEXTS):
-        handler(
+        handler.embed_now(
             EmbedTask(share_id=f"s{i}", tenant_id="acme", content=text),
             FakeJobContext(task="embed"),
         )

@@ -40,7 +40,7 @@ def _store(settings: Settings, sessions: SessionFactory, tenant: str) -> None:
         task = EmbedTask(
             share_id=share, tenant_id=tenant, content=text, options=EmbedOptions(source_kind=kind)
         )
-        service(task, FakeJobContext(task="embed"))
+        service.embed_now(task, FakeJobContext(task="embed"))
 
 
 @pytest.fixture

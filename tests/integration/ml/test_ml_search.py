@@ -74,7 +74,7 @@ def loaded(engine: Engine, sessions: SessionFactory, onnx_embedder: OnnxEmbedder
             content=doc.text,
             options=EmbedOptions(source_kind=kind),
         )
-        embed(message, FakeJobContext(task="embed"))
+        embed.embed_now(message, FakeJobContext(task="embed"))
     return searcher(sessions, onnx_embedder)
 
 
@@ -144,13 +144,15 @@ def test_reembedding_replaces_vectors_and_transcripts_keep_times(
 ) -> None:
     embed = service(sessions, onnx_embedder)
     long = " ".join(f"Paragraph {i} talks about glaciers melting in the Alps." for i in range(40))
-    embed(EmbedTask(share_id="s1", content=long), FakeJobContext(task="embed"))
+    embed.embed_now(EmbedTask(share_id="s1", content=long), FakeJobContext(task="embed"))
     segments = [
         TranscriptSegmentIn(start=0.0, end=4.0, text="Welcome to the cooking show."),
         TranscriptSegmentIn(start=4.0, end=9.5, text="Today we make fresh pasta with eggs."),
         TranscriptSegmentIn(start=9.5, end=15.0, text="Knead the dough for ten minutes."),
     ]
-    outcome = embed(EmbedTask(share_id="s1", segments=segments), FakeJobContext(task="embed"))
+    outcome = embed.embed_now(
+        EmbedTask(share_id="s1", segments=segments), FakeJobContext(task="embed")
+    )
     with clean_db.connect() as conn:
         rows = conn.execute(
             text("SELECT content_kind, start_s, end_s FROM ml_embeddings WHERE share_id = 's1'")
@@ -166,7 +168,7 @@ def test_openai_embeddings_are_priced_and_get_their_own_index(
 ) -> None:
     handler = bootstrap.embedding_handler(on_stub(ml_settings, stub, embedder="openai"), sessions)
     ctx = FakeJobContext(task="embed")
-    outcome = handler(EmbedTask(share_id="s2", content="A saved thread about rust."), ctx)
+    outcome = handler.embed_now(EmbedTask(share_id="s2", content="A saved thread about rust."), ctx)
     result = outcome.result
     assert (result.model, result.dimension, result.provider) == (  # type: ignore[attr-defined]
         "text-embedding-3-small",

@@ -11,15 +11,15 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.orm import Session
 
 from bookmarkai_ml.contracts import TaskType
 from bookmarkai_ml.contracts.messages import TaskMessageT
-from bookmarkai_ml.db import tombstones
+from bookmarkai_ml.db import embeddings, tombstones
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.db.jobs.rows import (
     TREE,
@@ -34,6 +34,7 @@ from bookmarkai_ml.db.jobs.rows import (
 )
 from bookmarkai_ml.db.models import JobStatus
 from bookmarkai_ml.domain.enrich import child_message
+from bookmarkai_ml.domain.idempotency import is_salted
 from bookmarkai_ml.domain.verdict import Ending, LeaseLostError
 from bookmarkai_ml.errors import ConflictError, DatabaseUnavailableError
 from bookmarkai_ml.observability.spans import current_traceparent
@@ -78,7 +79,7 @@ _DONE = text(
     UPDATE ml_jobs SET status = 'done', finished_at = now(), updated_at = now(),
         lease_owner = NULL, lease_expires_at = NULL, error_code = NULL, error_message = NULL
     WHERE id = :id AND status = 'running' AND lease_owner = :owner
-    RETURNING tenant_id, share_id, task, "then", traceparent
+    RETURNING tenant_id, share_id, task, "then", traceparent, idempotency_key, payload
     """
 )
 _RESULT = text(
@@ -252,12 +253,24 @@ def _cancel_unfinished(session: Session, job_id: UUID) -> None:
         cancel(session, job_id)
 
 
+def _salted(row: Row[Any]) -> bool:
+    return bool(row.then) and is_salted(
+        row.idempotency_key,
+        tenant_id=row.tenant_id,
+        share_id=row.share_id,
+        task=row.task,
+        payload=row.payload,
+    )
+
+
 def _finish_in(
     session: Session, job_id: UUID, owner: str, outcome: TaskOutcome, duration_ms: int
 ) -> bool:
     row = session.execute(_DONE, {"id": job_id, "owner": owner}).first()
     if row is None:
         return False
+    if outcome.vectors is not None:  # swapped in with the done status: one commit
+        embeddings.store(session, outcome.vectors, job_id=job_id)
     result = outcome.result.model_dump_json()
     session.execute(
         _RESULT, {"id": job_id, "share_id": row.share_id, "task": row.task, "result": result}
@@ -280,6 +293,9 @@ def _finish_in(
     )
     session.execute(_SETTLE, {"id": job_id})
     ended(session, job_id)
+    # A reprocessed parent (salted key) salts its follow-ups too, or they would collapse
+    # onto the done jobs of the earlier run when the transcript comes out the same.
+    nonce = row.idempotency_key if _salted(row) else None
     for child_task in row.then or []:
         message = child_message(
             TaskType(child_task), tenant_id=row.tenant_id, share_id=row.share_id, outcome=outcome
@@ -288,5 +304,5 @@ def _finish_in(
             # The follow-up continues the trace from the span finishing this job (the
             # worker's), else from this job's own traceparent.
             traceparent = current_traceparent() or row.traceparent
-            submit(session, message, parent_id=job_id, traceparent=traceparent)
+            submit(session, message, parent_id=job_id, traceparent=traceparent, nonce=nonce)
     return True
