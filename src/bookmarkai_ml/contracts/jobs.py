@@ -8,7 +8,7 @@ importing the API; ``api/schemas/jobs.py`` re-exports both models.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -21,8 +21,9 @@ class JobError(BaseModel):
     message: str | None = None
 
 
-class JobPublic(BaseModel):
-    """A job as clients see it."""
+class JobBrief(BaseModel):
+    """A job as listings show it: everything but its result (a transcript with word
+    timings can be megabytes, and a page holds up to 200 jobs)."""
 
     id: UUID
     share_id: str
@@ -37,10 +38,9 @@ class JobPublic(BaseModel):
     updated_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-    result: dict[str, Any] | None = None
 
     @classmethod
-    def of(cls, view: JobView) -> JobPublic:
+    def of(cls, view: JobView) -> Self:
         error = (
             JobError(code=view.error_code, message=view.error_message) if view.error_code else None
         )
@@ -58,5 +58,15 @@ class JobPublic(BaseModel):
             updated_at=view.updated_at,
             started_at=view.started_at,
             finished_at=view.finished_at,
-            result=view.result,
         )
+
+
+class JobPublic(JobBrief):
+    """A job as clients see it, with its result once it is done."""
+
+    result: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, view: JobView) -> Self:
+        brief = JobBrief.of(view)
+        return cls(**dict(brief), result=view.result)

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from bookmarkai_ml.contracts import SummaryResult, TaskType, TranscriptResult
-from bookmarkai_ml.db.jobs.rows import _view_of
+from bookmarkai_ml.db.jobs.rows import view_of
 from bookmarkai_ml.db.models import Cost, Job, JobStatus, Result
 from bookmarkai_ml.errors import NotFoundError
 from bookmarkai_ml.ports import JobView
@@ -136,7 +136,7 @@ def share_view(session: Session, *, tenant_id: str, share_id: str) -> ShareView:
     return ShareView(
         tenant_id=tenant_id,
         share_id=share_id,
-        jobs=[_view_of(job) for job, _, _ in rows],
+        jobs=[view_of(job) for job, _, _ in rows],
         transcript=_parsed(results.get(TaskType.TRANSCRIBE), TranscriptResult),
         summary=_parsed(results.get(TaskType.SUMMARIZE), SummaryResult),
         vectors=vectors,

@@ -1,4 +1,4 @@
-"""Job listing schemas: ``JobBrief`` (a job without its result) and ``JobPage``.
+"""Job listing schemas: ``JobPage`` of ``JobBrief`` (a job without its result).
 
 A listing leaves results out on purpose: a transcript with word timings can be
 megabytes, and a page holds up to 200 jobs. ``GET /api/ml/jobs/{id}`` and
@@ -7,20 +7,17 @@ megabytes, and a page holds up to 200 jobs. ``GET /api/ml/jobs/{id}`` and
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import Query
 from pydantic import BaseModel, Field
 
-from bookmarkai_ml.api.schemas.jobs import JobError, JobPublic
 from bookmarkai_ml.api.schemas.params import IsoDateTime
+from bookmarkai_ml.contracts.jobs import JobBrief
 from bookmarkai_ml.db.jobs.listing import DEFAULT_LIMIT, MAX_LIMIT
 from bookmarkai_ml.db.models import JobStatus
 from bookmarkai_ml.domain import keyset
-from bookmarkai_ml.ports import JobView
 from bookmarkai_ml.services.jobs import JobPage as Page
 
 __all__ = [
@@ -62,29 +59,6 @@ class JobState(StrEnum):
     FAILED = JobStatus.FAILED
     CANCELLED = JobStatus.CANCELLED
     BUDGET_EXCEEDED = JobStatus.BUDGET_EXCEEDED
-
-
-class JobBrief(BaseModel):
-    """A job as listings show it: ``JobPublic`` without ``result``."""
-
-    id: UUID
-    share_id: str
-    task: str
-    status: str = Field(description="queued, running, done, failed, cancelled, budget_exceeded.")
-    attempts: int
-    then: list[str] = Field(description="Tasks queued from this job's result when it is done.")
-    parent_id: UUID | None
-    error: JobError | None = None
-    retry_after: datetime | None = Field(None, description="budget_exceeded: when to retry.")
-    created_at: datetime
-    updated_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-
-    @classmethod
-    def of(cls, view: JobView) -> JobBrief:
-        """The job's public view (one mapping: ``JobPublic.of``), its result left out."""
-        return cls.model_validate(JobPublic.of(view).model_dump(exclude={"result"}))
 
 
 class JobPage(BaseModel):

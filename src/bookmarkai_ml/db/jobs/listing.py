@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import Session
 
-from bookmarkai_ml.db.jobs.rows import _view_of
+from bookmarkai_ml.db.jobs.rows import view_of
 from bookmarkai_ml.db.models import Job
 from bookmarkai_ml.domain.keyset import Cursor
 from bookmarkai_ml.errors import InvalidInputError
@@ -113,7 +113,7 @@ def page(
         raise InvalidInputError(f"limit must be between 1 and {MAX_LIMIT}")
     stmt = statement(tenant_id=tenant_id, filters=filters, limit=limit, after=after)
     rows = list(session.scalars(stmt))
-    views = [_view_of(job) for job in rows[:limit]]
+    views = [view_of(job) for job in rows[:limit]]
     last = views[-1] if len(rows) > limit else None
     return JobPage(
         jobs=views,

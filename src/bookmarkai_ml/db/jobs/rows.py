@@ -126,7 +126,7 @@ def submit(
     if not created:
         return Submission(job=view(session, job.id), created=False)
     enqueue(session, job_id=job.id, task=job.task, kwargs=job.payload, traceparent=traceparent)
-    return Submission(job=_view_of(job), created=True)
+    return Submission(job=view_of(job), created=True)
 
 
 def adopt(
@@ -158,13 +158,14 @@ def view(session: Session, job_id: UUID) -> JobView:
     if job is None:
         raise NotFoundError(f"job {job_id} not found")
     result = session.execute(select(Result.result).where(Result.job_id == job_id)).scalar()
-    return _view_of(job, result)
+    return view_of(job, result)
 
 
 _VIEW_COLUMNS = tuple(f.name for f in fields(JobView) if f.name not in ("then", "result"))
 
 
-def _view_of(job: Job, result: dict[str, Any] | None = None) -> JobView:
+def view_of(job: Job, result: dict[str, Any] | None = None) -> JobView:
+    """The repository's view of a loaded job row (``result``: its result, if read)."""
     columns = {name: getattr(job, name) for name in _VIEW_COLUMNS}
     return JobView(**columns, then=list(job.then or []), result=result)
 
