@@ -64,8 +64,9 @@ class BrokerSettings(BaseModel):
         le=1,
         description="Test only (refused outside environment=test unless 1): one factor "
         "applied at once to every reliability interval (reconnect delays, breaker cooldown, "
-        "health-check period, the outbox's message-level retry backoff), so a test runs the "
-        "design's schedule on a faster clock without changing any of its numbers.",
+        "health-check period, the outbox's message-level retry backoff and drain deadline), "
+        "so a test runs the design's schedule on a faster clock without changing any of its "
+        "numbers. The confirm timeout is not scaled: the broker answers at its own speed.",
     )
 
 
@@ -509,6 +510,9 @@ class Settings(BaseSettings):
             update={
                 "retry_initial_s": self.outbox.retry_initial_s * scale,
                 "retry_max_s": self.outbox.retry_max_s * scale,
+                # Shorter than one reconnect round at the design clock: scaled with it, so
+                # a drain still gives up on a round in flight, as in production.
+                "drain_deadline_s": self.outbox.drain_deadline_s * scale,
             }
         )
         return self.model_copy(update={"broker": broker, "outbox": outbox})

@@ -30,6 +30,7 @@ def test_every_interval_is_scaled_by_the_one_factor() -> None:
         (s.broker.health_check_interval_s, clocked.broker.health_check_interval_s),
         (s.outbox.retry_initial_s, clocked.outbox.retry_initial_s),
         (s.outbox.retry_max_s, clocked.outbox.retry_max_s),
+        (s.outbox.drain_deadline_s, clocked.outbox.drain_deadline_s),
     ]
     for configured, applied in pairs:
         assert applied == pytest.approx(configured * 0.05)

@@ -3,10 +3,10 @@
 The API runs as deployed (``bookmarkai-ml api``, its relay in process) with every broker
 setting at its design default: reconnect 500 ms -> 32 s with 30 % jitter and at most 10
 attempts, breaker at 10 failures and 30 s, health check every 30 s, the relay's retry
-1 s -> 10 s. Only ``broker.time_scale`` is set, the one test-only factor that runs every
-one of those intervals on a 20x faster clock (docs/reliability.md, "ALERT after a long
-outage"). The broker is the shared one behind a TCP proxy that this test takes down, so no
-other test loses it.
+1 s -> 10 s and its 30 s drain deadline. Only ``broker.time_scale`` is set, the one
+test-only factor that runs every one of those intervals on a 20x faster clock
+(docs/reliability.md, "ALERT after a long outage"). The broker is the shared one behind
+a TCP proxy that this test takes down, so no other test loses it.
 
 While the broker is down for longer than the whole reconnect schedule, the producer ends
 in ALERT: ``ml_producer_connection_state`` shows 3, ``/readyz`` answers 503 with
@@ -184,6 +184,7 @@ def test_seed_numbers_alert_after_a_long_outage_and_recover_by_themselves(
     assert (s.breaker_threshold, s.breaker_cooldown_s) == (10, 30.0)
     assert s.health_check_interval_s == 30.0
     assert (api.settings.outbox.retry_initial_s, api.settings.outbox.retry_max_s) == (1.0, 10.0)
+    assert api.settings.outbox.drain_deadline_s == 30.0
     schedule = whole_schedule_s(api.settings)
 
     before = api.submit(BEFORE)
