@@ -63,16 +63,20 @@ _CONSECUTIVE_FAILED = text(
     WHERE webhook_id = :w AND status = 'failed'
       AND id > coalesce((SELECT max(id) FROM ml_webhook_deliveries
                          WHERE webhook_id = :w AND status = 'delivered'), 0)
+      -- re-enabled: only what failed since the endpoint was last disabled counts
+      AND created_at > coalesce((SELECT disabled_at FROM ml_webhooks WHERE id = :w),
+                                '-infinity')
     """
 )
 _FAILING_FOR = text(
     """
     SELECT extract(epoch FROM now() - min(a.attempted_at))
     FROM ml_webhook_attempts a JOIN ml_webhook_deliveries d ON d.id = a.delivery_id
-    WHERE d.webhook_id = :w AND a.attempted_at > coalesce((
+    WHERE d.webhook_id = :w AND a.attempted_at > greatest(coalesce((
         SELECT max(s.attempted_at)
         FROM ml_webhook_attempts s JOIN ml_webhook_deliveries sd ON sd.id = s.delivery_id
-        WHERE sd.webhook_id = :w AND s.status_code BETWEEN 200 AND 299), '-infinity')
+        WHERE sd.webhook_id = :w AND s.status_code BETWEEN 200 AND 299), '-infinity'),
+        coalesce((SELECT disabled_at FROM ml_webhooks WHERE id = :w), '-infinity'))
     """
 )
 _DISABLE = text(

@@ -74,6 +74,20 @@ def get(session: Session, webhook_id: uuid.UUID, *, tenant_id: str) -> Webhook:
     return hook
 
 
+def enable(session: Session, webhook_id: uuid.UUID, *, tenant_id: str) -> Webhook:
+    """Enable an endpoint again (its receiver was fixed). ``disabled_at`` stays as the
+    last time it was disabled: the disable policy counts only failures after it, so
+    the old failures do not disable it again at once. Deliveries abandoned while it
+    was disabled stay failed; events from now on are delivered.
+
+    Raises: NotFoundError: no such endpoint for this tenant."""
+    hook = get(session, webhook_id, tenant_id=tenant_id)
+    hook.enabled = True
+    hook.disabled_reason = None
+    session.flush()
+    return hook
+
+
 def delete(session: Session, webhook_id: uuid.UUID, *, tenant_id: str) -> None:
     """Delete the endpoint with its deliveries and attempts.
 

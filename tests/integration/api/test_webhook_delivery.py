@@ -184,6 +184,63 @@ async def test_an_endpoint_that_stays_down_is_retried_on_the_schedule_then_disab
     assert queue(sessions, cloud_event()) == 0
 
 
+async def test_an_endpoint_enabled_again_gets_new_events_and_a_fresh_count(
+    settings: Settings, sessions: SessionFactory, api: Any, make_key: MakeKey
+) -> None:
+    headers = bearer(make_key())
+    with receiving([500, 500, 500]) as receiver:  # the first event fails every attempt
+        port = int(receiver.url.split(":")[2].split("/")[0])
+        s = hook_settings(settings, port, disable_after_failures=2)
+        client = api(s)
+        hook = await register(client, headers, receiver.url)
+        receiver.secret = hook["secret"]
+        for _ in range(2):  # two deliveries that failed every attempt ...
+            queue(sessions, cloud_event())
+        with transaction(sessions) as session:  # ... and so it was disabled
+            session.execute(
+                text("UPDATE ml_webhook_deliveries SET status = 'failed' WHERE webhook_id = :id"),
+                {"id": hook["id"]},
+            )
+            session.execute(
+                text(
+                    "UPDATE ml_webhooks SET enabled = false, disabled_at = now(), "
+                    "disabled_reason = '2 consecutive deliveries failed every attempt' "
+                    "WHERE id = :id"
+                ),
+                {"id": hook["id"]},
+            )
+        assert queue(sessions, cloud_event()) == 0
+        other = bearer(make_key("tenant-b"))
+        refused = await client.post(f"{HOOKS}/{hook['id']}/enable", headers=other)
+        assert refused.status_code == 404
+        enabled = await client.post(f"{HOOKS}/{hook['id']}/enable", headers=headers)
+        assert enabled.status_code == 200, enabled.text
+        assert enabled.json()["enabled"] is True
+        assert enabled.json()["disabled_reason"] is None
+
+        failing, delivered_event = cloud_event(), cloud_event()
+        assert queue(sessions, failing) == 1
+        worker = deliverer(s, sessions)
+        worker.start()
+        try:
+
+            async def settled(event_id: str, status: str) -> bool:
+                log = await delivery_log(client, headers, hook["id"])
+                return any(d["event_id"] == event_id and d["status"] == status for d in log)
+
+            await until(lambda: settled(failing["id"], "failed"))
+            # One failure since it was enabled again: under the limit of 2, still enabled.
+            got = await client.get(f"{HOOKS}/{hook['id']}", headers=headers)
+            assert got.json()["enabled"] is True
+            assert queue(sessions, delivered_event) == 1
+            await until(lambda: settled(delivered_event["id"], "delivered"))
+        finally:
+            await worker.stop()
+    ids = [r.headers["webhook-id"] for r in receiver.received]
+    assert ids == [failing["id"]] * 3 + [delivered_event["id"]]
+    assert all(r.verified for r in receiver.received)  # the same secret still signs
+
+
 async def test_an_endpoint_failing_for_too_long_is_disabled_before_the_schedule_ends(
     settings: Settings, sessions: SessionFactory, api: Any, make_key: MakeKey
 ) -> None:

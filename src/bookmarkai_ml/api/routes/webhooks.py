@@ -79,6 +79,13 @@ def get_webhook(webhook_id: UUID, session: SessionDep, principal: PrincipalDep) 
     return WebhookPublic.of(webhooks.get(session, webhook_id, tenant_id=principal.tenant_id))
 
 
+@router.post("/{webhook_id}/enable", response_model=WebhookPublic, summary="Enable again")
+def enable_webhook(webhook_id: UUID, session: SessionDep, principal: PrincipalDep) -> WebhookPublic:
+    """Enable an endpoint that was disabled for failing, once its receiver is fixed; the
+    same id and secret keep working. A no-op for an enabled endpoint."""
+    return WebhookPublic.of(webhooks.enable(session, webhook_id, tenant_id=principal.tenant_id))
+
+
 @router.delete(
     "/{webhook_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete an endpoint"
 )
