@@ -10,6 +10,7 @@ private broker (``start_app``, the memory watermark) however the run ends.
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -26,14 +27,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180
 CONFIG = runner.SoakConfig(minutes=3, seed=11, rate=3.0, faults=len(KINDS) + 1, each=1)
 
 
-def test_soak_holds_every_invariant_under_every_fault(tmp_path: Path) -> None:
+def test_soak_holds_every_invariant_under_every_fault() -> None:
     for tool in ("espeak-ng", "ffmpeg"):
         if shutil.which(tool) is None:
             unavailable(f"{tool} is not installed")
     if not (RABBITMQ_BIN / "rabbitmq-server").exists():
         unavailable("rabbitmq-server is not installed (a private node is started)")
 
-    result = runner.run(CONFIG, tmp_path)
+    # Not under pytest's tmp_path: every pytest session that starts on the machine resets
+    # /tmp/pytest-of-<user> to mode 0700, and the embedded server (its own system user
+    # when run as root) then can no longer reach its data directory.
+    with tempfile.TemporaryDirectory(prefix="bookmarkai-soak-") as tmp:
+        result = runner.run(CONFIG, Path(tmp))
 
     broken = runner.broken(result, min_faults=len(KINDS), each=1)
     assert not broken, table(result, broken) + "\n" + "\n".join(result["fault_log"])
