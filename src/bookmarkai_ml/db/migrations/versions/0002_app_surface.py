@@ -28,8 +28,10 @@ CREATE INDEX ix_ml_outbox_sent ON ml_outbox (sent_at) WHERE sent_at IS NOT NULL;
 -- Keyset listing per tenant, newest first: (created_at, id) never changes for a job.
 CREATE INDEX ix_ml_jobs_tenant_created ON ml_jobs (tenant_id, created_at DESC, id DESC);
 CREATE INDEX ix_ml_jobs_tenant_share ON ml_jobs (tenant_id, share_id);
--- Retention blanks the payloads of terminal jobs by age.
-CREATE INDEX ix_ml_jobs_finished ON ml_jobs (finished_at) WHERE finished_at IS NOT NULL;
+-- Retention blanks the payloads of terminal jobs by age; blanked ones leave the index, so
+-- each round reads only what is still to do.
+CREATE INDEX ix_ml_jobs_finished ON ml_jobs (finished_at)
+    WHERE finished_at IS NOT NULL AND NOT (payload ? 'redacted');
 CREATE INDEX ix_ml_dead_letters_dead_at ON ml_dead_letters (dead_at);
 
 -- Erasure: one tombstone per erased share; a worker finishing a job of an erased share
