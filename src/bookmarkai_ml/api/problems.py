@@ -94,12 +94,12 @@ def tidy_openapi(schema: dict[str, Any]) -> dict[str, Any]:
     Every operation with a body also declares 400 (not JSON) and 413 (over the body
     limit): the ASGI guards in ``limits.py`` answer those before any route runs.
     """
-    content = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    problem_json = {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             if "requestBody" in operation:
                 for status in (400, 413):
-                    entry = {"description": _STARLETTE_CODES[status], "content": content}
+                    entry = {"description": _STARLETTE_CODES[status], "content": problem_json}
                     operation.setdefault("responses", {}).setdefault(str(status), entry)
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
