@@ -24,6 +24,7 @@ The HTTP layer maps this tree to ``application/problem+json`` in one handler.
     ├── NotFoundError                 no such job / key / share (for this tenant)
     │   └── QueueNotFoundError        the broker has no such queue (topology not declared)
     ├── ConflictError                 the job's state forbids the operation
+    │   └── NoStoredInputError        a reprocess finds no input of a task to reuse
     ├── AuthError                     missing, wrong or revoked API key
     └── ForbiddenError                a valid key without the scope the operation needs
 """
@@ -173,6 +174,13 @@ class ConflictError(BookmarkAIError):
     """The resource's state does not allow the operation."""
 
     code = "conflict"
+
+
+class NoStoredInputError(ConflictError):
+    """A reprocess was given no input for a task and the share has none stored (its
+    transcript is not done yet, or erasure or retention blanked it): give ``input``."""
+
+    code = "no_stored_input"
 
 
 class AuthError(BookmarkAIError):

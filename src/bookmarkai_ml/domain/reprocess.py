@@ -27,7 +27,7 @@ from bookmarkai_ml.contracts import (
 )
 from bookmarkai_ml.contracts.messages import TaskMessageT
 from bookmarkai_ml.domain.enrich import Planned
-from bookmarkai_ml.errors import ContractError, InvalidInputError
+from bookmarkai_ml.errors import ContractError, InvalidInputError, NoStoredInputError
 
 ENRICH = "enrich"
 Payloads = Mapping[str, Mapping[str, Any]]
@@ -67,7 +67,7 @@ def _summarize(
     previous = _previous(TaskType.SUMMARIZE, latest)
     text = text or _text_of(latest, TaskType.SUMMARIZE, TaskType.EMBED)
     if text is None:
-        raise InvalidInputError("no text to summarize: this share has none stored; give input")
+        raise NoStoredInputError("no text to summarize: this share has none stored; give input")
     if isinstance(previous, SummarizeTask):
         return _with(previous, options, content=text)
     return SummarizeTask(**share, content=text, options=options or SummarizeOptions())
@@ -82,7 +82,7 @@ def _embed(
         return _with(previous, options)
     text = text or _text_of(latest, TaskType.SUMMARIZE)
     if text is None:
-        raise InvalidInputError("no text to embed: this share has none stored; give input")
+        raise NoStoredInputError("no text to embed: this share has none stored; give input")
     if isinstance(previous, EmbedTask):
         return _with(previous, options, content=text, segments=None)
     return EmbedTask(**share, content=text, options=options or EmbedOptions())
@@ -99,7 +99,7 @@ def _transcribe(
         update = {"media_url": media_url} if media_url else {}
         return _with(previous, options, **update)
     if media_url is None:
-        raise InvalidInputError("no media to transcribe: this share has none stored; give input")
+        raise NoStoredInputError("no media to transcribe: this share has none stored; give input")
     return TranscribeTask(**share, media_url=media_url, options=options or TranscribeOptions())
 
 
@@ -118,7 +118,8 @@ def plan_reprocess(
     """The jobs that run ``tasks`` again for the share.
 
     Raises:
-        InvalidInputError: a task has no input given and none stored to reuse.
+        NoStoredInputError: a task has no input given and none stored to reuse (409).
+        InvalidInputError: an unknown task.
     """
     share = {"tenant_id": tenant_id, "share_id": share_id}
     if ENRICH in tasks:

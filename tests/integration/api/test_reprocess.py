@@ -109,7 +109,7 @@ async def test_unknown_or_foreign_share_is_404(
     assert counts(clean_db) == (1, 1)
 
 
-async def test_missing_input_and_bad_bodies_are_422(
+async def test_missing_input_is_409_and_bad_bodies_are_422(
     client: httpx.AsyncClient, headers: dict[str, str], clean_db: Engine
 ) -> None:
     body = {"share_id": "r4", "task": "summarize", "input": {"text": ARTICLE}}
@@ -117,13 +117,11 @@ async def test_missing_input_and_bad_bodies_are_422(
     no_media = await client.post(
         reprocess_url("r4"), json={"tasks": ["transcribe"]}, headers=headers
     )
-    assert no_media.status_code == 422, no_media.text
-    assert no_media.json()["code"] == "invalid_input"
-    mixed = await client.post(
-        reprocess_url("r4"), json={"tasks": ["enrich", "embed"]}, headers=headers
-    )
-    assert mixed.status_code == 422
-    assert mixed.json()["code"] == "validation_error"
+    assert no_media.status_code == 409, no_media.text
+    assert no_media.json()["code"] == "no_stored_input"
+    nothing = await client.post(reprocess_url("r4"), json={"tasks": []}, headers=headers)
+    assert nothing.status_code == 422
+    assert nothing.json()["code"] == "validation_error"
     unsafe = {"tasks": ["transcribe"], "input": {"media_url": "ftp://x.example/a.mp3"}}
     refused = await client.post(reprocess_url("r4"), json=unsafe, headers=headers)
     assert refused.status_code == 422

@@ -17,7 +17,7 @@ from bookmarkai_ml.contracts import (
     encode_task,
 )
 from bookmarkai_ml.domain.reprocess import plan_reprocess
-from bookmarkai_ml.errors import InvalidInputError
+from bookmarkai_ml.errors import NoStoredInputError
 
 SHARE = {"tenant_id": "t", "share_id": "s"}
 
@@ -47,7 +47,8 @@ def test_a_video_share_reuses_its_transcript_and_keeps_unchanged_options() -> No
 
 def test_enrich_of_a_transcribed_share_is_the_media_chain() -> None:
     latest = _latest(TranscribeTask(**SHARE, media_url="https://cdn.test/a.mp4"))
-    (planned,) = plan_reprocess(**SHARE, tasks=["enrich"], latest=latest)
+    tasks = ["summarize", "enrich", "summarize"]  # enrich covers the others
+    (planned,) = plan_reprocess(**SHARE, tasks=tasks, latest=latest)
     assert isinstance(planned.message, TranscribeTask)
     assert planned.then == (TaskType.SUMMARIZE, TaskType.EMBED)
 
@@ -64,8 +65,8 @@ def test_given_text_wins_and_embed_falls_back_on_the_summary_input() -> None:
 
 def test_a_task_with_no_input_anywhere_is_refused() -> None:
     latest = _latest(SummarizeTask(**SHARE, content="Stored text."))
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(NoStoredInputError):
         plan_reprocess(**SHARE, tasks=["transcribe"], latest=latest)
     blanked = {"summarize": {**latest["summarize"], "content": ""}}
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(NoStoredInputError):
         plan_reprocess(**SHARE, tasks=["summarize"], latest=blanked)

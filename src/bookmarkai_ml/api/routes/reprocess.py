@@ -4,7 +4,9 @@ The new jobs' idempotency keys are salted with a reprocess generation, so they d
 collapse onto the done jobs of the same input and options. With an ``Idempotency-Key``
 header the generation is that key: repeating the request returns the same jobs
 (``created: false``) instead of submitting twice. Without it every call is a new
-generation. A share with no job of the caller's tenant is 404.
+generation. A share with no job of the caller's tenant is 404; a task with no input given
+and none stored to reuse is 409 ``no_stored_input`` (the request is well formed, the
+share's state cannot feed it: e.g. its transcript is not done yet).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ IdempotencyKey = Annotated[
     "/{share_id}/reprocess",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ReprocessAccepted,
-    responses=responses(400, 401, 404, 413, 422, 429, 503),
+    responses=responses(400, 401, 404, 409, 413, 422, 429, 503),
     summary="Run a share's tasks again (new model, new options)",
 )
 def reprocess_share(

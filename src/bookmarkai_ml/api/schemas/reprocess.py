@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from bookmarkai_ml.api.schemas.jobs import JobAccepted, JobTask, MediaInput, TextInput
 from bookmarkai_ml.contracts import EmbedOptions, SummarizeOptions, TranscribeOptions
@@ -36,8 +34,9 @@ class ReprocessCreate(BaseModel):
 
     tasks: list[JobTask] = Field(
         min_length=1,
-        max_length=3,
-        description="summarize, transcribe, embed, or enrich (alone: the whole chain).",
+        max_length=4,
+        description="summarize, transcribe, embed, or enrich (the whole chain: it covers "
+        "the others, which add nothing next to it). Each runs once, however often listed.",
     )
     input: TextInput | MediaInput | None = Field(
         None,
@@ -46,15 +45,35 @@ class ReprocessCreate(BaseModel):
     )
     options: ReprocessOptions = ReprocessOptions()
 
-    @model_validator(mode="after")
-    def _enrich_alone(self) -> Self:
-        if JobTask.ENRICH in self.tasks and len(self.tasks) > 1:
-            raise ValueError("enrich runs every task; give it alone")
-        return self
-
 
 class ReprocessAccepted(BaseModel):
     """The new jobs, and the generation that keys them."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "generation": "key:reprocess-2026-01-05-large",
+                    "jobs": [
+                        {
+                            "id": "6f1c2a4e-9d0b-4c55-8a7e-0b3d2f1e4c21",
+                            "share_id": "video-7",
+                            "task": "embed",
+                            "status": "queued",
+                            "attempts": 0,
+                            "then": [],
+                            "parent_id": None,
+                            "created_at": "2026-01-05T10:00:00Z",
+                            "updated_at": "2026-01-05T10:00:00Z",
+                            "started_at": None,
+                            "finished_at": None,
+                            "created": True,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
 
     generation: str = Field(
         description="The reprocess generation salted into the jobs' idempotency keys: the "
