@@ -88,7 +88,7 @@ _RESULT_EXAMPLE = {
             "jobs": [],
             "problem": {
                 "type": "urn:bookmarkai-ml:problem:unsafe_url",
-                "title": "Unprocessable Content",
+                "title": "Unprocessable Entity",
                 "status": 422,
                 "code": "unsafe_url",
                 "detail": "media_url scheme 'file' is not allowed; use http, https or s3",
