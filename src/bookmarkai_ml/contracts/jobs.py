@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Self
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from bookmarkai_ml.ports import JobView
 
@@ -65,6 +65,40 @@ class JobPublic(JobBrief):
     """A job as clients see it, with its result once it is done."""
 
     result: dict[str, Any] | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
+                    "share_id": "article-1",
+                    "task": "summarize",
+                    "status": "done",
+                    "attempts": 1,
+                    "then": [],
+                    "parent_id": None,
+                    "error": None,
+                    "retry_after": None,
+                    "created_at": "2026-11-30T10:15:02.123456Z",
+                    "updated_at": "2026-11-30T10:15:03.900000Z",
+                    "started_at": "2026-11-30T10:15:02.400000Z",
+                    "finished_at": "2026-11-30T10:15:03.900000Z",
+                    "result": {
+                        "schema_version": 1,
+                        "summary": "Quorum queues replicate every message across three nodes.",
+                        "key_points": [],
+                        "tags": ["quorum queues", "rabbitmq"],
+                        "method": "extractive",
+                        "too_short": False,
+                        "model": "all-MiniLM-L6-v2",
+                        "provider": "extractive",
+                        "input_tokens": 0,
+                        "output_tokens": 0,
+                    },
+                }
+            ]
+        }
+    )
 
     @classmethod
     def of(cls, view: JobView) -> Self:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import Path, Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from bookmarkai_ml.api.schemas.examples import examples_of
 from bookmarkai_ml.services.budget_limits import MAX_USD, BudgetLimitInfo
 
 #: A tenant id as keys carry it: 1-100 characters, no NUL (Postgres text refuses it).
@@ -101,3 +102,7 @@ class BudgetLimitPublic(BaseModel):
 
 class BudgetLimitsPublic(BaseModel):
     limits: list[BudgetLimitPublic]
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"limits": examples_of(BudgetLimitPublic)}]}
+    )

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bookmarkai_ml.api.schemas.examples import examples_of
 from bookmarkai_ml.contracts import EmbedOptions, SummarizeOptions, TranscribeOptions
 from bookmarkai_ml.contracts.jobs import JobError as JobError  # re-exported
 from bookmarkai_ml.contracts.jobs import JobPublic as JobPublic  # re-exported
@@ -100,6 +101,22 @@ JobCreate = Annotated[
 
 class JobAccepted(JobPublic):
     created: bool = Field(description="False when an identical job already existed.")
+
+    model_config = ConfigDict(  # its own example: the inherited one lacks ``created``
+        json_schema_extra={
+            "examples": [
+                {
+                    **example,
+                    "status": "queued",
+                    "started_at": None,
+                    "finished_at": None,
+                    "result": None,
+                    "created": True,
+                }
+                for example in examples_of(JobPublic)
+            ]
+        }
+    )
 
     @classmethod
     def of_submission(cls, submission: Submission) -> JobAccepted:

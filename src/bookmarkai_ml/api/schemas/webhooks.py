@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bookmarkai_ml.api.schemas.examples import examples_of
 from bookmarkai_ml.db.models import Webhook, WebhookAttempt, WebhookDelivery
 
 #: The CloudEvent types an endpoint can subscribe to (docs/webhooks.md).
@@ -107,6 +108,15 @@ class WebhookCreated(WebhookPublic):
         examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw1TvSk2nlJuE="],
     )
 
+    model_config = ConfigDict(  # its own example: the inherited one lacks ``secret``
+        json_schema_extra={
+            "examples": [
+                {**example, "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw1TvSk2nlJuE="}
+                for example in examples_of(WebhookPublic)
+            ]
+        }
+    )
+
     @classmethod
     def created(cls, hook: Webhook) -> WebhookCreated:
         return cls(**WebhookPublic.of(hook).model_dump(), secret=hook.secret)
@@ -114,6 +124,10 @@ class WebhookCreated(WebhookPublic):
 
 class WebhookList(BaseModel):
     webhooks: list[WebhookPublic]
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"webhooks": examples_of(WebhookPublic)}]}
+    )
 
 
 class AttemptPublic(BaseModel):
@@ -197,3 +211,9 @@ class DeliveryLog(BaseModel):
 
     deliveries: list[DeliveryPublic]
     next_before: int | None = Field(None, description="`before` for the next page, if any.")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"deliveries": examples_of(DeliveryPublic), "next_before": None}]
+        }
+    )
