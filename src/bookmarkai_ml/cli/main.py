@@ -15,6 +15,7 @@ from bookmarkai_ml.cli import budgets as budget_commands
 from bookmarkai_ml.cli import costs as cost_commands
 from bookmarkai_ml.cli import db as db_commands
 from bookmarkai_ml.cli import dev as dev_commands
+from bookmarkai_ml.cli import erasure as erasure_commands
 from bookmarkai_ml.cli import jobs as job_commands
 from bookmarkai_ml.cli import keys as key_commands
 from bookmarkai_ml.cli import messaging as messaging_commands
@@ -42,6 +43,7 @@ key_commands.register(app)
 cost_commands.register(app)
 budget_commands.register(app)
 search_commands.register(app)
+erasure_commands.register(app)
 share_commands.register(app)
 messaging_commands.register(app)
 model_commands.register(app)
