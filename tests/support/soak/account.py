@@ -91,8 +91,10 @@ def take(conn: Connection, api: httpx.Client, accepted: Sequence[Submission]) ->
     duplicated = {name: count(sql) for name, sql in _DUPLICATES.items()}
     ledger: dict[str, Any] = {name: count(sql) for name, sql in _LEDGER_CHECKS.items()}
     ledger["windows"] = _windows(conn, api)
-    ledger_balanced = all(ledger[name] == 0 for name in _LEDGER_CHECKS) and all(
-        w["api_usd"] == w["db_usd"] for w in ledger["windows"]
+    ledger_balanced = (
+        all(ledger[name] == 0 for name in _LEDGER_CHECKS)
+        and bool(ledger["windows"])  # no window compared would be a vacuous pass
+        and all(w["api_usd"] == w["db_usd"] for w in ledger["windows"])
     )
     not_done, unsent = unfinished(conn)
     return {
@@ -119,7 +121,8 @@ def take(conn: Connection, api: httpx.Client, accepted: Sequence[Submission]) ->
 
 
 def _windows(conn: Connection, api: httpx.Client) -> list[dict[str, Any]]:
-    """Per task, the widest global window as the API reports it next to the database's sum."""
+    """Per task, the widest global window as the API reports it (to an admin key) next to
+    the database's sum."""
     response = api.get("/api/ml/analytics/budgets")
     response.raise_for_status()
     widest: dict[str, dict[str, Any]] = {}

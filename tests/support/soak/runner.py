@@ -130,5 +130,5 @@ def _drain(engine: sqlalchemy.Engine, limit_s: float) -> float:
 
 
 def _api(stack: Stack) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {stack.key}"}
+    headers = {"Authorization": f"Bearer {stack.admin_key}"}
     return httpx.Client(base_url=stack.base, headers=headers, timeout=30)

@@ -16,6 +16,7 @@ directory in its environment) is killed.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -66,6 +67,7 @@ class Stack:
     proc: subprocess.Popen[bytes]
     base: str
     key: str = ""
+    admin_key: str = ""  # the account reads the platform-wide budget windows with it
     log: Path = field(default_factory=Path)
 
     def components(self) -> dict[str, psutil.Process]:
@@ -121,6 +123,7 @@ def running_stack(root: Path, *, ready_timeout_s: float = 600) -> Iterator[Stack
                     root, broker, pg_dir, direct_url, proxy, media, clips, env, proc, base
                 )
                 stack.key, stack.log = up.create_key(env, "soak"), log
+                stack.admin_key = _admin_key(env)
                 yield stack
             finally:
                 up.stop_up(proc)
@@ -134,6 +137,18 @@ def running_stack(root: Path, *, ready_timeout_s: float = 600) -> Iterator[Stack
         if proxy is not None:
             proxy.close()
         stop_embedded(pg_dir)
+
+
+def _admin_key(env: dict[str, str]) -> str:
+    made = subprocess.run(
+        [*CLI, "keys", "create", "--tenant", "soak-admin", "--admin", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return str(json.loads(made.stdout)["key"])
 
 
 def _kill_leftovers(data_dir: Path) -> None:
