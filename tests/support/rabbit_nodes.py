@@ -89,6 +89,14 @@ def make_certs(out: Path) -> Certs:
     return Certs(out)
 
 
+@dataclass(frozen=True)
+class Connection:
+    """One client connection: its client library and whether it publishes with confirms."""
+
+    product: str  # "aiormq" for aio-pika (our producer), "py-amqp" for Celery/kombu
+    confirms: bool
+
+
 @dataclass
 class RabbitNode:
     """One private node; ``stop()`` is idempotent."""
@@ -113,10 +121,11 @@ class RabbitNode:
         """The node's Erlang VM (the ``rabbitmq-server`` script we started is its parent)."""
         return int(self.ctl("eval", "list_to_integer(os:getpid()).").strip())
 
-    def kill(self) -> None:
-        """SIGKILL the Erlang VM: a crash, so no connection.close reaches the clients and
-        no quorum-queue leadership is handed over (``stop_app`` would do both)."""
-        os.kill(self.os_pid(), signal.SIGKILL)
+    def kill(self, pid: int | None = None) -> None:
+        """SIGKILL the Erlang VM (``pid``: its ``os_pid()``, asked for ahead to kill at once):
+        a crash, so no connection.close reaches the clients and no quorum-queue leadership
+        is handed over (``stop_app`` would do both)."""
+        os.kill(pid or self.os_pid(), signal.SIGKILL)
         self.proc.wait(timeout=60)
 
     def queue_leaders(self, vhost: str = "/") -> dict[str, str]:
@@ -124,9 +133,16 @@ class RabbitNode:
         out = self.ctl("list_queues", "-p", vhost, "name", "leader", "--formatter", "json")
         return {q["name"]: q["leader"] for q in json.loads(out) if q.get("leader")}
 
-    def client_connections(self) -> int:
-        """AMQP client connections open on this node."""
-        return len(json.loads(self.ctl("list_connections", "pid", "--formatter", "json")))
+    def transfer_leadership(self, queue: str, to: str, vhost: str = "/") -> None:
+        """Move ``queue``'s leader to node ``to``: the call ``rabbitmq-upgrade drain`` makes
+        (RabbitMQ 3.10 has no command for one queue)."""
+        resource = f'rabbit_misc:r(<<"{vhost}">>, queue, <<"{queue}">>)'
+        out = self.ctl(
+            "eval",
+            f"{{ok, Q}} = rabbit_amqqueue:lookup({resource}), "
+            f"rabbit_quorum_queue:transfer_leadership(Q, '{to}').",
+        )
+        assert "not_migrated" not in out, f"{queue}: {out}"
 
     def running_nodes(self) -> set[str]:
         status = json.loads(self.ctl("cluster_status", "--formatter", "json"))
@@ -220,6 +236,27 @@ CLUSTER_CONF = DEPLOY / "cluster" / "cluster.conf"
 class ClusterNode:
     node: RabbitNode
     port: int  # its AMQP listener on 127.0.0.1
+
+    def connections(self) -> list[Connection]:
+        """The AMQP client connections open on this node (to its listener port; ``rabbitmqctl``
+        lists the whole cluster's)."""
+        rows = json.loads(
+            self.node.ctl(
+                "list_connections", "port", "pid", "client_properties", "--formatter", "json"
+            )
+        )
+        channels = json.loads(
+            self.node.ctl("list_channels", "connection", "confirm", "--formatter", "json")
+        )
+        confirming = {c["connection"] for c in channels if c["confirm"]}
+        return [
+            Connection(
+                product=next((v for k, _, v in r["client_properties"] if k == "product"), ""),
+                confirms=r["pid"] in confirming,
+            )
+            for r in rows
+            if r["port"] == self.port
+        ]
 
 
 def start_cluster(factory: NodeFactory, tag: str) -> list[ClusterNode]:
