@@ -14,6 +14,10 @@ Kinds (each one thing that happens to production systems):
 - ``db_cut``: abort every database connection at the TCP proxy.
 - ``memory_alarm``: ``set_vm_memory_high_watermark`` to almost 0 (the broker blocks every
   publisher), a few seconds, then back to 0.6.
+
+Each fault runs in a thread of its own, so faults overlap: a worker is killed while the
+broker is down, the API while Postgres restarts. Two faults on the broker (or two on the
+database) never run at once, so one cannot undo the other.
 """
 
 from __future__ import annotations
@@ -43,6 +47,15 @@ KINDS = (
 WORKERS = ("worker --queue ml.summarize", "worker --queue ml.transcribe", "worker --queue ml.embed")
 
 
+#: The faults that act on one shared resource take its lock.
+_RESOURCE = {
+    "broker_restart": "broker",
+    "memory_alarm": "broker",
+    "pg_restart": "db",
+    "db_cut": "db",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Fault:
     """One injected fault: when (epoch seconds), what, on what, and how long it lasted."""
@@ -51,6 +64,9 @@ class Fault:
     at: float
     target: str
     duration_s: float
+
+    def overlaps(self, other: Fault) -> bool:
+        return self.at <= other.at + other.duration_s and other.at <= self.at + self.duration_s
 
 
 def plan(rng: random.Random, *, total: int, each: int) -> list[str]:
@@ -62,23 +78,45 @@ def plan(rng: random.Random, *, total: int, each: int) -> list[str]:
 
 
 class FaultDriver:
-    """Injects the planned faults at random gaps until the plan or the time runs out."""
+    """Starts the planned faults at random gaps, each in a thread of its own."""
 
     def __init__(self, stack: Stack, rng: random.Random, kinds: list[str], mean_gap_s: float):
         self._stack, self._rng, self._kinds, self._gap = stack, rng, kinds, mean_gap_s
+        self._locks = {"broker": threading.Lock(), "db": threading.Lock()}
+        self._done = threading.Lock()
         self.faults: list[Fault] = []
         self.errors: list[str] = []
 
     def run(self, stop: threading.Event) -> None:
+        """Start each planned fault after a random gap; return when all have ended."""
+        started = []
         for kind in self._kinds:
-            if stop.wait(self._rng.uniform(0.5 * self._gap, 1.5 * self._gap)):
-                return
+            # Every draw happens here, in plan order, so a seed repeats the same faults.
+            gap = self._rng.uniform(0.2 * self._gap, 1.8 * self._gap)
+            rng = random.Random(self._rng.randrange(2**32))
+            if stop.wait(gap):
+                break
+            thread = threading.Thread(target=self._inject, args=(kind, rng))
+            thread.start()
+            started.append(thread)
+        for thread in started:
+            thread.join()
+
+    def overlapping(self) -> int:
+        """How many injected faults overlapped another in time."""
+        return sum(1 for f in self.faults if any(f is not g and f.overlaps(g) for g in self.faults))
+
+    def _inject(self, kind: str, rng: random.Random) -> None:
+        resource = _RESOURCE.get(kind)
+        with self._locks[resource] if resource else contextlib.nullcontext():
             at = time.time()
             try:
-                target = getattr(self, f"_{kind}")()
-            except Exception as exc:
-                self.errors.append(f"{kind}: {exc!r}")
-                continue
+                target = str(getattr(self, f"_{kind}")(rng))
+            except Exception as exc:  # record it: the account shows it
+                with self._done:
+                    self.errors.append(f"{kind}: {exc!r}")
+                return
+        with self._done:
             self.faults.append(Fault(kind, at, target, round(time.time() - at, 2)))
 
     def _component(self, name: str) -> psutil.Process:
@@ -93,29 +131,29 @@ class FaultDriver:
         os.killpg(proc.pid, signal.SIGKILL)  # up starts each in a session of its own
         return f"{name} (pid {proc.pid})"
 
-    def _worker_child(self) -> str:
-        name = self._rng.choice(WORKERS)
+    def _worker_child(self, rng: random.Random) -> str:
+        name = rng.choice(WORKERS)
         for _ in range(60):
             with contextlib.suppress(psutil.Error):
                 children = self._component(name).children()
                 if children:
-                    child = self._rng.choice(children)
+                    child = rng.choice(children)
                     child.send_signal(signal.SIGKILL)
                     return f"{name} child (pid {child.pid})"
             time.sleep(0.5)
         raise RuntimeError(f"{name} has no pool child")
 
-    def _worker_main(self) -> str:
-        return self._kill_group(self._rng.choice(WORKERS))
+    def _worker_main(self, rng: random.Random) -> str:
+        return self._kill_group(rng.choice(WORKERS))
 
-    def _relay(self) -> str:
+    def _relay(self, rng: random.Random) -> str:
         return self._kill_group("relay")
 
-    def _api(self) -> str:
+    def _api(self, rng: random.Random) -> str:
         return self._kill_group("api")
 
-    def _broker_restart(self) -> str:
-        down = self._rng.uniform(2, 6)
+    def _broker_restart(self, rng: random.Random) -> str:
+        down = rng.uniform(2, 6)
         self._stack.broker.stop_app()
         try:
             time.sleep(down)
@@ -123,16 +161,16 @@ class FaultDriver:
             self._stack.broker.start_app()
         return f"broker app down {down:.1f} s"
 
-    def _pg_restart(self) -> str:
+    def _pg_restart(self, rng: random.Random) -> str:
         self._stack.pg_command("db", "stop")
         self._stack.pg_command("migrate", "--no-prepare")
         return "embedded Postgres"
 
-    def _db_cut(self) -> str:
+    def _db_cut(self, rng: random.Random) -> str:
         return f"{self._stack.proxy.cut()} connections"
 
-    def _memory_alarm(self) -> str:
-        blocked = self._rng.uniform(3, 8)
+    def _memory_alarm(self, rng: random.Random) -> str:
+        blocked = rng.uniform(3, 8)
         self._stack.broker.ctl("set_vm_memory_high_watermark", "0.0000001")
         try:
             time.sleep(blocked)

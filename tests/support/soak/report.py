@@ -34,6 +34,7 @@ def table(result: dict[str, Any], broken: list[str]) -> str:
         took = recovery.get(kind, "-")
         lines.append(f"{kind:<16}{result['faults'][kind]:>6}  {'never' if took is None else took}")
     lines.append(f"{'total':<16}{result['faults']['total']:>6}")
+    lines.append(f"{'overlapping':<16}{result['overlapping_faults']:>6}")
     if result["fault_errors"]:
         lines += ["", "faults that could not be injected:", *result["fault_errors"]]
     lines += ["", "FAILED: " + "; ".join(broken) if broken else "all invariants hold", ""]

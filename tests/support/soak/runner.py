@@ -47,7 +47,7 @@ def run(config: SoakConfig, root: Path) -> dict[str, Any]:
     rng = random.Random(config.seed)
     kinds = plan(rng, total=config.faults, each=config.each)
     load_s = config.minutes * 60
-    mean_gap = max(1.0, (load_s - WARMUP_S - TAIL_S) / len(kinds) - 3.0)  # ~3 s per fault
+    mean_gap = max(1.0, (load_s - WARMUP_S - TAIL_S) / len(kinds))
     with running_stack(root) as stack:
         workload = Workload(stack, rate=config.rate, seed=rng.randrange(2**32))
         driver = FaultDriver(stack, random.Random(rng.randrange(2**32)), kinds, mean_gap)
@@ -90,12 +90,16 @@ def run(config: SoakConfig, root: Path) -> dict[str, Any]:
         "client_retries": workload.retries,
         "skipped_slots": workload.skipped,
         "faults": {"total": len(driver.faults), **{k: per_kind[k] for k in KINDS}},
+        "overlapping_faults": driver.overlapping(),
         "fault_errors": driver.errors,
         "recovery_s": account.recovery_s(
             driver.faults, finished, [s.at for s in workload.accepted]
         ),
         "up_alive": up_alive,
-        "fault_log": [f"{f.at - started:7.1f}s {f.kind}: {f.target}" for f in driver.faults],
+        "fault_log": [
+            f"{f.at - started:7.1f}s +{f.duration_s:4.1f}s {f.kind}: {f.target}"
+            for f in sorted(driver.faults, key=lambda f: f.at)
+        ],
     }
 
 
