@@ -101,11 +101,14 @@ def create_key(env: dict[str, str], tenant: str) -> str:
 
 
 @contextlib.contextmanager
-def running_up(work: Path, amqp_url: str, media: str, *, ready_s: float = 900) -> Iterator[Stack]:
-    """``up`` on a fresh data dir under ``work``, ready (``/readyz`` 200); stopped after."""
+def running_up(
+    work: Path, amqp_url: str, media: str, *, overrides: dict[str, str], ready_s: float = 900
+) -> Iterator[Stack]:
+    """``up`` on a fresh data dir under ``work``, ready (``/readyz`` 200); stopped after.
+    ``overrides`` (experiments only) are added to its environment."""
     api_port = up.free_port()
     data_dir = work / "data"
-    env = env_for(data_dir, amqp_url, media, api_port)
+    env = env_for(data_dir, amqp_url, media, api_port) | overrides
     log = work / "up.log"
     proc = up.start_up(env, log)
     base = f"http://127.0.0.1:{api_port}"

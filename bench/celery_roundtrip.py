@@ -9,7 +9,10 @@ handled -> last message handled). ``ratio`` uses the shipped defaults (prefork x
 max-tasks-per-child 50); ``ratio_threads_pool`` the same settings on the threads pool. Each
 side runs ``ROUNDS`` times, interleaved, and its best round counts: on a shared machine other
 work only ever slows a round (single rounds of this length varied by 1.7x). Last line: one
-JSON object with ``ratio``.
+JSON object with ``ratio`` (informational: for tasks that run for seconds, the pipeline
+bench's ratios are what count), the median and spread of each side next to its best, and
+``cpu_ratio``: the bare loop's CPU per message ÷ the Celery worker tree's (parent and
+pool children, sampled when the first and the last task mark appear).
 """
 
 from __future__ import annotations
@@ -24,7 +27,15 @@ from pathlib import Path
 
 import aio_pika
 from _broker import fresh_vhost
-from _machine import machine, spread
+from _machine import (
+    column,
+    cpu_seconds,
+    interleaved,
+    machine,
+    passive_threads,
+    summary,
+    tree_cpu_seconds,
+)
 
 from bookmarkai_ml.config import Settings
 from bookmarkai_ml.messaging import protocol, topology
@@ -36,6 +47,7 @@ MESSAGES = 4_000
 ROUNDS = 3
 QUEUE = "ml.summarize"
 MARKS = Path(tempfile.mkdtemp(prefix="bench-celery-"))
+PASSIVE = passive_threads()
 
 
 def _settings(url: str, pool: str | None = None) -> Settings:
@@ -93,27 +105,41 @@ async def _fill(url: str) -> None:
         )
 
 
-def celery_rate(url: str, pool: str | None = None) -> float:
-    """First task started -> last task run, in a worker of our configuration."""
+def celery_rate(url: str, pool: str | None = None) -> dict[str, float]:
+    """First task started -> last task run, in a worker of our configuration; CPU of the
+    worker and its pool between the two marks, per message (sampled as each mark appears)."""
     asyncio.run(_fill(url))
     for mark in MARKS.iterdir():
         mark.unlink()
     worker = multiprocessing.get_context("fork").Process(target=_run_worker, args=(url, pool))
     worker.start()
-    last = MARKS / str(MESSAGES - 1)
+    first_mark, last = MARKS / "0", MARKS / str(MESSAGES - 1)
     deadline = time.monotonic() + 240
+    cpu_first = None
     while not last.exists() and time.monotonic() < deadline:
+        if cpu_first is None and first_mark.exists() and worker.pid:
+            cpu_first = tree_cpu_seconds([worker.pid])
         time.sleep(0.02)
+    cpu = tree_cpu_seconds([worker.pid]) - (cpu_first or 0.0) if worker.pid else 0.0
     if worker.pid:
         os.kill(worker.pid, 15)
     worker.join(30)
-    first = float((MARKS / "0").read_text())
-    return (MESSAGES - 1) / (float(last.read_text()) - first)
+    first = float(first_mark.read_text())
+    rate = (MESSAGES - 1) / (float(last.read_text()) - first)
+    return {"msgs_per_s": rate, "cpu_ms_per_msg": cpu * 1000 / (MESSAGES - 1)}
 
 
-async def bare_rate(url: str) -> float:
+def bare_side(url: str) -> dict[str, float]:
+    asyncio.run(_fill(url))
+    cpu = cpu_seconds()
+    rate = asyncio.run(bare_rate(url, fill=False))
+    return {"msgs_per_s": rate, "cpu_ms_per_msg": (cpu_seconds() - cpu) * 1000 / MESSAGES}
+
+
+async def bare_rate(url: str, *, fill: bool = True) -> float:
     """First message received -> last message acked, aio-pika with the same prefetch."""
-    await _fill(url)
+    if fill:
+        await _fill(url)
     settings = _settings(url)
     prefetch = settings.worker.prefetch_multiplier * settings.worker.concurrency
     handled = 0
@@ -147,13 +173,16 @@ async def setup(url: str) -> None:
 
 def main(url: str, rounds: int = ROUNDS) -> dict[str, object]:
     asyncio.run(setup(url))
-    rates: dict[str, list[float]] = {"base": [], "prefork": [], "threads": []}
-    for _ in range(rounds):  # interleaved; the best of each, as other load only slows
-        rates["base"].append(asyncio.run(bare_rate(url)))
-        rates["prefork"].append(celery_rate(url))
-        # The same configuration on Celery's threads pool: what prefork's per-task IPC
-        # (parent -> child pipe -> parent, then the ack) costs a no-op task here.
-        rates["threads"].append(celery_rate(url, pool="threads"))
+    # Interleaved, the first side alternating; the best of each, as other load only slows.
+    # "threads": the same configuration on Celery's threads pool: what prefork's per-task
+    # IPC (parent -> child pipe -> parent, then the ack) costs a no-op task here.
+    runs = interleaved(rounds, {
+        "base": lambda _r: bare_side(url),
+        "prefork": lambda _r: celery_rate(url),
+        "threads": lambda _r: celery_rate(url, pool="threads"),
+    })  # fmt: skip
+    rates = {side: column(rows, "msgs_per_s") for side, rows in runs.items()}
+    cpu = {side: min(column(rows, "cpu_ms_per_msg")) for side, rows in runs.items()}
     best = {side: max(values) for side, values in rates.items()}
     settings = _settings(url)
     return {
@@ -167,7 +196,12 @@ def main(url: str, rounds: int = ROUNDS) -> dict[str, object]:
         "rounds": rounds,
         "prefetch": settings.worker.prefetch_multiplier * settings.worker.concurrency,
         "pool": f"{settings.worker.pool}x{settings.worker.concurrency}",
-        "msgs_per_s_spread": {side: spread(values, digits=0) for side, values in rates.items()},
+        "msgs_per_s_spread": {side: summary(values, digits=0) for side, values in rates.items()},
+        "cpu_ratio": round(cpu["base"] / cpu["prefork"], 3),  # like ratio: > 1 is cheaper
+        "cpu_ratio_threads_pool": round(cpu["base"] / cpu["threads"], 3),
+        "cpu_ms_per_msg": {side: round(v, 4) for side, v in cpu.items()},
+        "informational": True,  # SPEC §3: the pipeline ratios are what count
+        "passive_threads": PASSIVE,
         **machine(),
     }
 

@@ -43,6 +43,7 @@ PASSIVE = passive_threads()  # before any model library loads in this process
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import json  # noqa: E402
+import signal  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -314,6 +315,10 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of (a) and (e)")
     parser.add_argument("--parts", default="a,b,c,e", help="which of a,b,c,e to run")
     parser.add_argument("--quick", action="store_true", help="small sizes for a trial run")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="BOOKMARKAI_ML_X=V",
+        help="experiments only: a setting for up (reported under 'overrides'; not the defaults)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.quick:
         args.articles, args.clips, args.latency_items = 24, 2, 10
@@ -323,6 +328,8 @@ def parse() -> argparse.Namespace:
 
 def main() -> None:
     args = parse()
+    # SIGTERM unwinds like Ctrl-C, so ``up``, Postgres and the vhost are stopped after it too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parts = set(args.parts.split(","))
     facts = machine()
     report: dict[str, Any] = {"bench": "pipeline"}
@@ -332,7 +339,12 @@ def main() -> None:
         clips = work.clips(root / "media", args.clips) if "b" in parts else []
         texts = work.articles(args.articles)
         try:
-            with up.media_server(root / "media") as media, running_up(root, amqp, media) as stack:
+            overrides = dict(kv.split("=", 1) for kv in args.set)
+            report["overrides"] = overrides  # empty: the shipped defaults
+            with (
+                up.media_server(root / "media") as media,
+                running_up(root, amqp, media, overrides=overrides) as stack,
+            ):
                 settings = _settings_of(stack.env)
                 db = bootstrap.database(settings)
                 floor = work.Floor(settings, db)
@@ -393,7 +405,7 @@ def _memory(stack: Stack, memory: Memory) -> dict[str, Any]:
         before = float(mark["total_mb"])
         growth = round((float(end["total_mb"]) - before) / before * 100, 2)
     return {"end": end, "at_item": memory.mark, "growth_pct": growth, "items": memory.done,
-            "at_mark_total_mb": mark["total_mb"] if mark else None}  # fmt: skip
+            "at_mark": mark}  # fmt: skip
 
 
 def _headline(report: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,9 @@ CPU time (this process and its ffmpeg/ffprobe children) is measured too: it bare
 moves when other work shares the cores, so ``cpu_ratio`` and ``realtime_factor_cpu``
 (audio seconds x cores / CPU seconds: the wall-clock factor an idle machine would
 give) back up the wall-clock figures when the machine is busy; ``load_avg_1m`` says how busy it was.
+Both sides run in this process with CTranslate2's OpenMP pool set not to spin
+(``OMP_WAIT_POLICY=PASSIVE``), so CPU time is work; the median and spread of each side
+are printed next to its best.
 
 Last line: one JSON object with ``time_ratio`` (task / direct, goal <= 1.15) and
 ``realtime_factor`` (audio seconds / task seconds, goal >= 10 on 2 cores).
@@ -34,8 +37,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
-from _machine import machine, spread
+from _machine import machine, passive_threads, summary
 
 from bookmarkai_ml import bootstrap
 from bookmarkai_ml.config import MediaSettings, ModelSettings, Settings
@@ -92,6 +96,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=4)
     parser.add_argument("--model", choices=("base", "tiny.en"), default="base")
     args = parser.parse_args()
+    passive = passive_threads()  # before CTranslate2 loads: its pool waits without spinning
 
     with tempfile.TemporaryDirectory(prefix="bench-transcribe-") as tmp:
         work = Path(tmp)
@@ -102,12 +107,12 @@ def main() -> None:
             _env_file=None,
         )
         try:
-            run(settings, work, args.seconds, args.reps)
+            run(settings, work, args.seconds, args.reps, passive)
         finally:
             stop_embedded(settings.data_dir)
 
 
-def run(settings: Settings, work: Path, seconds: float, reps: int) -> None:
+def run(settings: Settings, work: Path, seconds: float, reps: int, passive: dict[str, str]) -> None:
     models = settings.models
     audio, spoken = make_audio(work, seconds)
     db = bootstrap.database(settings)
@@ -177,7 +182,10 @@ def run(settings: Settings, work: Path, seconds: float, reps: int) -> None:
         "runtime": "JobRuntime + embedded Postgres",
         "compute_type": models.whisper_compute_type,
         "beam_size": models.whisper_beam_size,
-        "wall_s_spread": {side: spread(values) for side, values in wall.items()},
+        "wall_s_spread": {side: summary(values, best="min") for side, values in wall.items()},
+        "cpu_s_spread": {side: summary(values, best="min") for side, values in cpu.items()},
+        "time_ratio_median": round(median(wall["task"]) / median(wall["direct"]), 3),
+        "passive_threads": passive,
         **machine(),
     }
     print(json.dumps(figures))

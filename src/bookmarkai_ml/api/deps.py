@@ -16,7 +16,8 @@ from bookmarkai_ml.ports import Embedder
 from bookmarkai_ml.services.search import SearchService
 
 
-def get_context(request: Request) -> ApiContext:
+async def get_context(request: Request) -> ApiContext:
+    # async: no I/O here, so no hop to the thread pool (one of several per request).
     ctx: ApiContext = request.app.state.ctx
     return ctx
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import Engine, ScalarResult, text
+from sqlalchemy import Engine, ScalarResult, event, text
 
 from bookmarkai_ml.db.engine import SessionFactory, transaction
 from bookmarkai_ml.errors import AuthError, InvalidInputError, NotFoundError
@@ -59,3 +59,43 @@ def test_errors(sessions: SessionFactory, clean_db: Engine) -> None:
         apikeys.create(s, tenant_id="t", name="x", pepper=PEPPER, rate_limit_per_minute=0)
     with transaction(sessions) as s, pytest.raises(AuthError):
         apikeys.verify(s, "no-prefix", pepper=PEPPER)
+
+
+def test_use_is_recorded_at_most_once_a_minute(sessions: SessionFactory, clean_db: Engine) -> None:
+    """The first verify records the use; the next ones within the minute send no UPDATE at
+    all (a round trip saved per request); once the recorded use is older than a minute, it
+    is recorded again."""
+    with transaction(sessions) as s:
+        created = apikeys.create(s, tenant_id="acme", name="ci", pepper=PEPPER)
+    engine = sessions.kw["bind"]
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    def last_used() -> object:
+        with clean_db.connect() as conn:
+            return conn.execute(text("SELECT last_used_at FROM ml_api_keys")).scalar_one()
+
+    def verify() -> list[str]:
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            with transaction(sessions) as s:
+                apikeys.verify(s, created.key, pepper=PEPPER)
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        return [q for q in statements if q.lstrip().upper().startswith("UPDATE")]
+
+    assert len(verify()) == 1
+    first = last_used()
+    assert first is not None
+    for _ in range(3):
+        assert verify() == []
+    assert last_used() == first
+    with clean_db.begin() as conn:
+        conn.execute(text("UPDATE ml_api_keys SET last_used_at = now() - interval '2 minutes'"))
+    assert len(verify()) == 1
+    later = last_used()
+    assert later is not None
+    assert later > first  # type: ignore[operator]
