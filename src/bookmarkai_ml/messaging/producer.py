@@ -166,6 +166,17 @@ class Producer:
         if connection is not None and not connection.is_closed:
             await asyncio.gather(connection.close(), return_exceptions=True)
 
+    async def _lost(self, connection: AbstractConnection) -> bool:
+        """Drop ``connection`` if it is still the current one; True if this call did.
+
+        Publishes in flight on one connection all fail with it; only the first one drops
+        it, so a round that already reconnected is never torn down by a late failure.
+        """
+        if self._connection is not connection:
+            return False
+        await self._drop_connection()
+        return True
+
     def _usable(self) -> bool:
         return (
             self._connection is not None
@@ -327,10 +338,13 @@ class Producer:
             correlation_id=message.message_id,
             message_id=message.message_id,
         )
+        # The reconnect round counts its own failed attempts against the breaker; the
+        # publishes waiting on it add nothing more.
+        channel = await self._ensure_channel()
+        connection = self._connection
+        assert connection is not None
         try:
-            channel = await self._ensure_channel()
-            assert self._connection is not None
-            if _is_blocked(self._connection):
+            if _is_blocked(connection):
                 self._set_state(ConnectionState.BLOCKED)
                 raise BrokerUnavailableError("broker has blocked publishers (resource alarm)")
             if self._state is ConnectionState.BLOCKED:
@@ -355,22 +369,26 @@ class Producer:
         except TimeoutError as exc:
             self._hooks.confirm_timeout()
             self._failed()
-            if self._connection is not None and _is_blocked(self._connection):
+            if _is_blocked(connection):
                 # Blocked while publishing: keep the connection (RabbitMQ blocks a
                 # fresh one too) and fail the next publishes fast until unblocked.
                 self._set_state(ConnectionState.BLOCKED)
                 raise BrokerUnavailableError(
                     "broker has blocked publishers (resource alarm)"
                 ) from exc
-            await self._drop_connection()  # a confirm that never came: start afresh
+            await self._lost(connection)  # a confirm that never came: start afresh
             raise BrokerUnavailableError(
                 f"no confirm within {self._broker.confirm_timeout_s}s"
             ) from exc
         except aiormq.exceptions.DeliveryError as exc:
             self._failed()
+            # A channel that nacked (a quorum queue with no leader yet) can keep nacking
+            # after a leader is elected; a new connection publishes at once.
+            await self._lost(connection)
             raise BrokerUnavailableError(f"broker nacked the message: {exc}") from exc
         except CONNECTION_ERRORS as exc:
-            self._failed()
-            await self._drop_connection()
+            # One failure per lost connection, not one per publish in flight on it.
+            if await self._lost(connection):
+                self._failed()
             raise BrokerUnavailableError(f"publish failed: {exc!r}") from exc
         self._succeeded()
