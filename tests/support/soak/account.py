@@ -150,7 +150,8 @@ def recovery_s(
 ) -> dict[str, float | None]:
     """Per kind, the longest time from a fault until throughput recovered (None: never).
 
-    Recovered means both: the API accepted a submission again, and the jobs finished over
+    Recovered means both, from the moment the fault ended (a broker kept down 5 s cannot
+    recover sooner): the API accepted a submission again, and the jobs finished over
     ``span_s`` consecutive seconds came back to half the rate of the ``baseline_s`` seconds
     before the fault (at once, if the fault did not dent it). Times are epoch seconds
     (``finished`` from the jobs' ``finished_at``).
@@ -164,14 +165,15 @@ def recovery_s(
     per_kind: dict[str, list[float | None]] = {}
     for fault in faults:
         floor = max(0.5 * between(fault.at - baseline_s, fault.at) / baseline_s * span_s, 1.0)
+        ended = fault.at + fault.duration_s
         k = next(
-            (k for k in range(int(end - fault.at) + 1)
-             if between(fault.at + k, fault.at + k + span_s) >= floor),
+            (k for k in range(int(end - ended) + 1)
+             if between(ended + k, ended + k + span_s) >= floor),
             None,
         )  # fmt: skip
-        i = bisect.bisect_left(taken, fault.at)
+        i = bisect.bisect_left(taken, ended)
         api = taken[i] - fault.at if i < len(taken) else None
-        took = None if k is None or api is None else round(max(float(k), api), 1)
+        took = None if k is None or api is None else round(fault.duration_s + max(k, api), 1)
         per_kind.setdefault(fault.kind, []).append(took)
     return {
         kind: None if None in times else max(t for t in times if t is not None)

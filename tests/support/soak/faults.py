@@ -10,7 +10,8 @@ Kinds (each one thing that happens to production systems):
 - ``relay``: SIGKILL the outbox relay; ``up`` restarts it, unsent rows wait in Postgres.
 - ``api``: SIGKILL the API mid-request; ``up`` restarts it, clients retry.
 - ``broker_restart``: ``rabbitmqctl stop_app``, a few seconds, ``start_app``.
-- ``pg_restart``: ``bookmarkai-ml db stop`` (a fast shutdown), then ``migrate`` starts it.
+- ``pg_restart``: stop the embedded Postgres as ``bookmarkai-ml db stop`` does (a fast
+  shutdown), then ``bookmarkai-ml migrate`` starts it again.
 - ``db_cut``: abort every database connection at the TCP proxy.
 - ``memory_alarm``: ``set_vm_memory_high_watermark`` to almost 0 (the broker blocks every
   publisher), a few seconds, then back to 0.6.
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 
 import psutil
 
+from bookmarkai_ml.db.embedded import stop_embedded
 from support.soak.stack import Stack
 
 KINDS = (
@@ -162,7 +164,10 @@ class FaultDriver:
         return f"broker app down {down:.1f} s"
 
     def _pg_restart(self, rng: random.Random) -> str:
-        self._stack.pg_command("db", "stop")
+        # What `bookmarkai-ml db stop` does, without its start-up time; then an operator's
+        # `migrate` starts the server again.
+        if not stop_embedded(self._stack.pg_dir):
+            raise RuntimeError("the embedded Postgres did not stop")
         self._stack.pg_command("migrate", "--no-prepare")
         return "embedded Postgres"
 
