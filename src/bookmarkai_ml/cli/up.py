@@ -1,7 +1,8 @@
 """``up``: the API (with the outbox relay) and one worker per queue as local processes.
 
 Each component runs as its own ``bookmarkai-ml`` subcommand, as it would in
-production (one container each), so ``up`` exercises the real wiring. With
+production (one container each), so ``up`` exercises the real wiring. Each worker runs
+one pool child unless ``worker.concurrency`` is set (:func:`worker_concurrency`). With
 ``outbox.run_in_api`` off the relay is a process of its own. A component that dies is
 restarted, as a process manager would, after a backoff that doubles from 1 s to 30 s
 and resets once it has stayed up for a minute; one that dies within seconds of every
@@ -26,6 +27,7 @@ import typer
 from bookmarkai_ml import bootstrap
 from bookmarkai_ml.cli.common import Exit, console, settings_of
 from bookmarkai_ml.cli.models import run_prepare
+from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import TASKS
 from bookmarkai_ml.db import migrate as migrations
 from bookmarkai_ml.db.engine import database_url
@@ -54,7 +56,20 @@ class Component:
         log.info("started %s (pid %d)", self.name, self.process.pid)
 
 
-def _components(with_api: bool, relay_in_api: bool) -> list[Component]:
+def worker_concurrency(settings: Settings) -> int:
+    """Pool children per worker under ``up``: ``worker.concurrency`` if it is set, else 1.
+
+    On one machine each worker's model already uses every core through its own threads
+    (``whisper_threads`` / ``embedding_threads`` 0 = all), so a second pool child per queue
+    adds a copy of the model, not throughput: ``bench/pipeline.py`` measured 1.55-1.8 GB of
+    PSS for the tree at 2 children per queue and 1.13 GB at 1, for the same CPU per item
+    (docs/performance.md).
+    """
+    fields_set = settings.worker.model_fields_set
+    return settings.worker.concurrency if "concurrency" in fields_set else 1
+
+
+def _components(with_api: bool, relay_in_api: bool, concurrency: int = 1) -> list[Component]:
     cli = [sys.executable, "-m", "bookmarkai_ml.cli"]
     # The API embeds the relay, so its /api/ml/metrics/prometheus shows the producer's
     # metrics as the original design's gateway did; without the API (or with
@@ -62,7 +77,10 @@ def _components(with_api: bool, relay_in_api: bool) -> list[Component]:
     first = [Component("api", [*cli, "api"])] if with_api else []
     if not (with_api and relay_in_api):
         first.append(Component("relay", [*cli, "relay"]))
-    workers = [Component(f"worker {q}", [*cli, "worker", "--queue", q]) for q in TASKS.queues]
+    workers = [
+        Component(f"worker {q}", [*cli, "worker", "--queue", q, "--concurrency", str(concurrency)])
+        for q in TASKS.queues
+    ]
     return [*first, *workers]
 
 
@@ -128,7 +146,7 @@ def up(
         log.error("cannot declare the broker topology: %s", exc)
         raise typer.Exit(Exit.UNAVAILABLE) from exc
     env = {**os.environ, "BOOKMARKAI_ML_DATABASE_URL": url}
-    parts = _components(api, settings.outbox.run_in_api)
+    parts = _components(api, settings.outbox.run_in_api, worker_concurrency(settings))
     stopping = False
 
     def _on_signal(signum: int, _frame: object) -> None:
