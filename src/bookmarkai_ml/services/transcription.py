@@ -13,8 +13,9 @@ stop the job before anything is spent:
    absolute, monotonic times; filter Whisper loops. A job without a language gets it
    detected on the first chunk with speech, and the later chunks are decoded in it.
 
-The lease is extended (``ctx.heartbeat()``) after the download, after extraction
-and between chunks: each of those steps can take minutes. One 10-minute chunk of
+The lease is extended (``ctx.heartbeat()``) after the download, after storing the
+media copy (which also tells a job erased meanwhile), after extraction and between
+chunks: each of those steps can take minutes. One 10-minute chunk of
 Whisper base takes about 50 s on 2 idle cores (12x real time), more on a busy machine;
 the worker's side thread (``workers.context.KeepLeased``) keeps the lease meanwhile.
 

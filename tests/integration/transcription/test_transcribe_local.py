@@ -210,7 +210,9 @@ def test_twelve_minutes_are_two_chunks_cut_at_a_silence(
     result = transcript(service(task(str(path)), ctx).result)
     assert result.chunks == 2
     assert len(spy.calls) == 2
-    assert ctx.heartbeats == 3  # after download, after extraction, between the chunks
+    # after download, after storing the media copy (an erasure check), after extraction,
+    # between the chunks
+    assert ctx.heartbeats == 4
     assert_monotonic(result)
     assert abs(result.segments[-1].end - true_end) <= 2.0, result.segments[-1]
     assert result.segments[0].start < 5
