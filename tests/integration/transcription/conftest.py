@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
+from bookmarkai_ml.config import StorageSettings
+from bookmarkai_ml.media.storage import S3MediaStore
 from support.transcription import SENTENCES, LoopbackServer
 
 
@@ -161,3 +165,24 @@ def playlists(media_dir: Path, speech_wav: Path) -> list[Path]:
         f"#EXTM3U\n#EXT-X-TARGETDURATION:30\n#EXTINF:30,\nfile://{speech_wav}\n#EXT-X-ENDLIST\n"
     )
     return [concat, hls]
+
+
+@pytest.fixture
+def s3_settings() -> Iterator[StorageSettings]:
+    """Storage settings for an S3-compatible server (moto's, on 127.0.0.1) with a fresh
+    bucket created; stopped after the test."""
+    from moto.server import ThreadedMotoServer  # a dev dependency; imported where used
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    settings = StorageSettings(
+        s3_endpoint_url=f"http://{host}:{port}",
+        s3_access_key=SecretStr("test"),
+        s3_secret_key=SecretStr("test"),
+        # moto keeps its buckets for the whole process: a bucket of the test's own
+        s3_bucket=f"test-{uuid.uuid4().hex[:12]}",
+    )
+    S3MediaStore(settings, max_bytes=1)._client.create_bucket(Bucket=settings.s3_bucket)
+    yield settings
+    server.stop()

@@ -4,11 +4,9 @@ loopback, the same boto3 code as MinIO and AWS S3): the kept copies under
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import Engine
 
 from bookmarkai_ml.config import StorageSettings
@@ -21,23 +19,10 @@ from bookmarkai_ml.services.erasure import ErasureService
 
 pytestmark = pytest.mark.integration
 
-moto_server = pytest.importorskip("moto.server")
-
 
 @pytest.fixture
-def store() -> Iterator[S3MediaStore]:
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    settings = StorageSettings(
-        s3_endpoint_url=f"http://{host}:{port}",
-        s3_access_key=SecretStr("test"),
-        s3_secret_key=SecretStr("test"),
-    )
-    s3 = S3MediaStore(settings, max_bytes=10_000)
-    s3._client.create_bucket(Bucket=settings.s3_bucket)
-    yield s3
-    server.stop()
+def store(s3_settings: StorageSettings) -> S3MediaStore:
+    return S3MediaStore(s3_settings, max_bytes=10_000)
 
 
 def _keys(store: S3MediaStore) -> set[str]:

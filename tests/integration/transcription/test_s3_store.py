@@ -6,11 +6,9 @@ the server is moto's threaded S3 implementation (no Docker, no MinIO binary).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from bookmarkai_ml import bootstrap
 from bookmarkai_ml.config import MediaSettings, Settings, StorageSettings
@@ -20,31 +18,13 @@ from bookmarkai_ml.media.storage import S3MediaStore
 
 pytestmark = pytest.mark.integration
 
-moto_server = pytest.importorskip("moto.server")
-
-
-@pytest.fixture
-def s3_settings() -> Iterator[StorageSettings]:
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    settings = StorageSettings(
-        s3_endpoint_url=f"http://{host}:{port}",
-        s3_access_key=SecretStr("test"),
-        s3_secret_key=SecretStr("test"),
-    )
-    store = S3MediaStore(settings, max_bytes=1000)
-    store._client.create_bucket(Bucket=settings.s3_bucket)
-    yield settings
-    server.stop()
-
 
 def test_put_fetch_and_download_through_s3(s3_settings: StorageSettings, tmp_path: Path) -> None:
     store = S3MediaStore(s3_settings, max_bytes=1000)
     src = tmp_path / "clip.wav"
     src.write_bytes(b"RIFF-audio")
     uri = store.put("default/share/job/source", src)
-    assert uri == "s3://bookmarkai-media-development/default/share/job/source"
+    assert uri == f"s3://{s3_settings.s3_bucket}/default/share/job/source"
     assert store.fetch(uri, tmp_path / "back").read_bytes() == b"RIFF-audio"
     with Downloader(MediaSettings(), store=store) as downloader:
         got = downloader.fetch(uri, tmp_path / "dl")
@@ -56,7 +36,7 @@ def test_missing_and_oversize_objects_are_refused(
 ) -> None:
     store = S3MediaStore(s3_settings, max_bytes=1000)
     with pytest.raises(InvalidInputError):
-        store.fetch("s3://bookmarkai-media-development/nope", tmp_path / "x")
+        store.fetch(f"s3://{s3_settings.s3_bucket}/nope", tmp_path / "x")
     big = tmp_path / "big"
     big.write_bytes(b"x" * 2000)
     uri = store.put("big", big)
