@@ -39,8 +39,10 @@ TEXT = " ".join(["The council approved the plan for the new tram line after a lo
 
 
 @contextlib.contextmanager
-def server(argv: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[str]:
-    """Start a server process, wait until ``/openapi.json`` answers, SIGTERM it after."""
+def server(
+    argv: list[str], env: dict[str, str], port: int, log: Path, ready: str = "/openapi.json"
+) -> Iterator[str]:
+    """Start a server process, wait until ``ready`` answers 200, SIGTERM it after."""
     with log.open("ab") as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)  # fmt: skip
@@ -50,7 +52,7 @@ def server(argv: list[str], env: dict[str, str], port: int, log: Path) -> Iterat
         while True:
             assert proc.poll() is None, log.read_text()[-2000:]
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/openapi.json", timeout=10).status_code == 200:
+                if httpx.get(f"{base}{ready}", timeout=10).status_code == 200:
                     break
             assert time.monotonic() < deadline, "server never answered"
             time.sleep(0.3)
@@ -96,7 +98,9 @@ def ours(stack: Stack, tag: str, count: int, concurrency: int) -> dict[str, floa
     port = up.free_port()
     env = {**stack.env, "BOOKMARKAI_ML_API__PORT": str(port)}
     argv = [sys.executable, "-m", "bookmarkai_ml.cli", "api"]
-    with server(argv, env, port, stack.log.with_name("api-submit.log")) as base:
+    # Ours takes traffic once /readyz says so, as behind a load balancer: its relay's
+    # producer may still be connecting when the routes already answer.
+    with server(argv, env, port, stack.log.with_name("api-submit.log"), "/readyz") as base:
         figures = asyncio.run(drive(base, stack.key, tag, count, concurrency))
         done = time.perf_counter()
         while stack.scalar("SELECT count(*) FROM ml_outbox WHERE sent_at IS NULL") and (

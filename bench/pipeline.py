@@ -315,6 +315,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of (a) and (e)")
     parser.add_argument("--parts", default="a,b,c,e", help="which of a,b,c,e to run")
     parser.add_argument("--quick", action="store_true", help="small sizes for a trial run")
+    parser.add_argument("--keep", type=Path, help="run in this directory and keep its logs")
     parser.add_argument(
         "--set", action="append", default=[], metavar="BOOKMARKAI_ML_X=V",
         help="experiments only: a setting for up (reported under 'overrides'; not the defaults)",
@@ -334,7 +335,8 @@ def main() -> None:
     facts = machine()
     report: dict[str, Any] = {"bench": "pipeline"}
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp, fresh_vhost() as amqp:
-        root = Path(tmp)
+        root = args.keep or Path(tmp)  # --keep: logs of up and of the two API servers stay
+        root.mkdir(parents=True, exist_ok=True)
         (root / "media").mkdir()
         clips = work.clips(root / "media", args.clips) if "b" in parts else []
         texts = work.articles(args.articles)
