@@ -9,6 +9,7 @@ private broker (``start_app``, the memory watermark) however the run ends.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,7 +28,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(180
 CONFIG = runner.SoakConfig(minutes=3, seed=11, rate=3.0, faults=len(KINDS) + 1, each=1)
 
 
-def test_soak_holds_every_invariant_under_every_fault() -> None:
+def test_soak_holds_every_invariant_under_every_fault(tmp_path: Path) -> None:
     for tool in ("espeak-ng", "ffmpeg"):
         if shutil.which(tool) is None:
             unavailable(f"{tool} is not installed")
@@ -38,9 +39,14 @@ def test_soak_holds_every_invariant_under_every_fault() -> None:
     # /tmp/pytest-of-<user> to mode 0700, and the embedded server (its own system user
     # when run as root) then can no longer reach its data directory.
     with tempfile.TemporaryDirectory(prefix="bookmarkai-soak-") as tmp:
-        result = runner.run(CONFIG, Path(tmp))
+        try:
+            result = runner.run(CONFIG, Path(tmp))
+        finally:  # up's log outlives the run, for whoever reads a failure
+            with contextlib.suppress(OSError):
+                shutil.copy(Path(tmp) / "up.log", tmp_path / "up.log")
 
     broken = runner.broken(result, min_faults=len(KINDS), each=1)
-    assert not broken, table(result, broken) + "\n" + "\n".join(result["fault_log"])
+    log = f"\nup's log: {tmp_path / 'up.log'}"
+    assert not broken, table(result, broken) + "\n".join(result["fault_log"]) + log
     assert result["accepted"] > 0
     assert result["done"] > 0

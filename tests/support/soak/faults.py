@@ -16,8 +16,10 @@ Kinds (each one thing that happens to production systems):
 - ``memory_alarm``: ``set_vm_memory_high_watermark`` to almost 0 (the broker blocks every
   publisher), a few seconds, then back to 0.6.
 
-Each fault runs in a thread of its own, so faults overlap: a worker is killed while the
-broker is down, the API while Postgres restarts. Two faults on the broker (or two on the
+Each fault runs in a thread of its own, so faults overlap: after a fault that lasts
+seconds (broker down, memory alarm, Postgres restart), half the time the next one starts
+0.5-2.5 s later, while it still lasts: a worker is killed while the broker is down, the API
+while Postgres restarts. Two faults on the broker (or two on the
 database) never run at once, so one cannot undo the other.
 """
 
@@ -46,7 +48,7 @@ KINDS = (
     "db_cut",
     "memory_alarm",
 )
-WORKERS = ("worker --queue ml.summarize", "worker --queue ml.transcribe", "worker --queue ml.embed")
+WORKERS = ("worker ml.summarize", "worker ml.transcribe", "worker ml.embed")  # as up names them
 
 
 #: The faults that act on one shared resource take its lock.
@@ -56,6 +58,10 @@ _RESOURCE = {
     "pg_restart": "db",
     "db_cut": "db",
 }
+
+
+#: The faults that last seconds; half the time the next one starts while they do.
+_LASTING = frozenset({"broker_restart", "memory_alarm", "pg_restart"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +97,13 @@ class FaultDriver:
 
     def run(self, stop: threading.Event) -> None:
         """Start each planned fault after a random gap; return when all have ended."""
-        started = []
+        started, previous = [], ""
         for kind in self._kinds:
             # Every draw happens here, in plan order, so a seed repeats the same faults.
             gap = self._rng.uniform(0.2 * self._gap, 1.8 * self._gap)
-            rng = random.Random(self._rng.randrange(2**32))
+            if previous in _LASTING and self._rng.random() < 0.5:
+                gap = self._rng.uniform(0.5, 2.5)  # strike while the last one still lasts
+            rng, previous = random.Random(self._rng.randrange(2**32)), kind
             if stop.wait(gap):
                 break
             thread = threading.Thread(target=self._inject, args=(kind, rng))
@@ -126,7 +134,7 @@ class FaultDriver:
             if (proc := self._stack.components().get(name)) is not None:
                 return proc
             time.sleep(0.5)
-        raise RuntimeError(f"{name} is not running")
+        raise RuntimeError(f"{name} is not running (running: {sorted(self._stack.components())})")
 
     def _kill_group(self, name: str) -> str:
         proc = self._component(name)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -35,6 +36,7 @@ from support.soak.clips import make_clips
 from support.soak.proxy import DbProxy
 
 CLI = [sys.executable, "-m", "bookmarkai_ml.cli"]
+_STARTED = re.compile(r"bookmarkai_ml\.cli\.up .*?started (\w+(?: ml\.\w+)?) \(pid (\d+)\)")
 ONNX_CACHE = os.environ.get("BOOKMARKAI_ML_TEST_MODELS", "/tmp/bookmarkai-ml-test-models")
 #: The stack's settings for the soak: a short lease so a killed run is retried within
 #: the drain; no rate limit in the way of the load; the small English Whisper with greedy
@@ -71,14 +73,16 @@ class Stack:
     log: Path = field(default_factory=Path)
 
     def components(self) -> dict[str, psutil.Process]:
-        """``up``'s live children by name: ``api``, ``relay``, ``worker ml.summarize`` ..."""
+        """``up``'s live children by name (``api``, ``relay``, ``worker ml.summarize`` ...),
+        from the ``started <name> (pid <pid>)`` lines of its log: the last start of each name
+        whose process is still a live child of ``up``."""
+        latest = {m[1]: int(m[2]) for m in _STARTED.finditer(self.log.read_text(errors="replace"))}
         out = {}
-        with contextlib.suppress(psutil.NoSuchProcess):
-            for child in psutil.Process(self.proc.pid).children():
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    argv = child.cmdline()
-                    if "bookmarkai_ml.cli" in argv:
-                        out[" ".join(argv[argv.index("bookmarkai_ml.cli") + 1 :])] = child
+        for name, pid in latest.items():
+            with contextlib.suppress(psutil.Error):
+                proc = psutil.Process(pid)
+                if proc.ppid() == self.proc.pid and proc.status() != psutil.STATUS_ZOMBIE:
+                    out[name] = proc
         return out
 
     def pg_command(self, *args: str) -> None:
@@ -120,9 +124,9 @@ def running_stack(root: Path, *, ready_timeout_s: float = 600) -> Iterator[Stack
                 base = f"http://127.0.0.1:{ports['api']}"
                 up.wait_ready(proc, base, log, ready_timeout_s)
                 stack = Stack(
-                    root, broker, pg_dir, direct_url, proxy, media, clips, env, proc, base
+                    root, broker, pg_dir, direct_url, proxy, media, clips, env, proc, base, log=log
                 )
-                stack.key, stack.log = up.create_key(env, "soak"), log
+                stack.key = up.create_key(env, "soak")
                 stack.admin_key = _admin_key(env)
                 yield stack
             finally:
