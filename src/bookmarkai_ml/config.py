@@ -382,6 +382,16 @@ class ApiSettings(BaseModel):
     rate_limit_per_minute: int = Field(600, description="Default requests per key per minute.")
     rate_limit_burst: int = Field(60, description="Token-bucket burst per key.")
     require_auth: bool = Field(True, description="Require an API key on /api and /v1 routes.")
+    max_in_flight: int = Field(
+        8,
+        gt=0,
+        description="Requests to /api and /v1 served at once per API process; the rest wait "
+        "(no thread, no database connection held). Keep it below the API's database pool "
+        "(15 connections, a few for its relay).",
+    )
+    in_flight_wait_s: float = Field(
+        30.0, gt=0, description="Longest a request waits for a slot before a 503 `overloaded`."
+    )
 
 
 class TelemetrySettings(BaseModel):

@@ -32,7 +32,7 @@ from bookmarkai_ml.api.context import (
     SearchFactory,
 )
 from bookmarkai_ml.api.httpmetrics import HttpMetricsMiddleware
-from bookmarkai_ml.api.limits import BodyLimitMiddleware
+from bookmarkai_ml.api.limits import BodyLimitMiddleware, InFlightLimitMiddleware
 from bookmarkai_ml.api.ratelimit import RateLimiter
 from bookmarkai_ml.api.readiness import BrokerProbe as AmqpProbe
 from bookmarkai_ml.api.routes import analytics, embeddings, health, jobs, metrics, search
@@ -199,6 +199,12 @@ def create_app(
     app.state.background = default_background(settings) if background is None else background
     app.state.owns_tracing = owns_tracing
     problems.install(app)
+    app.add_middleware(
+        InFlightLimitMiddleware,
+        limit=settings.api.max_in_flight,
+        wait_s=settings.api.in_flight_wait_s,
+        exempt=("/healthz", "/readyz", "/api/ml/metrics"),
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.api.max_body_bytes)
     app.add_middleware(HttpMetricsMiddleware)  # outermost: counts 413s and 500s too
     app.include_router(batch_routes.router)  # before jobs: /batch is not a {job_id}

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import sqlalchemy
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bookmarkai_ml.config import Settings
@@ -52,6 +53,8 @@ def translate_db_errors() -> Iterator[None]:
     """
     try:
         yield
+    except PoolTimeoutError as exc:  # every pooled connection stayed busy: a load problem
+        raise DatabaseUnavailableError(f"no database connection free: {exc}") from exc
     except OperationalError as exc:
         raise DatabaseUnavailableError(f"database unavailable: {exc.orig!r}") from exc
     except DBAPIError as exc:
