@@ -28,9 +28,7 @@ async def test_budget_windows(client: httpx.AsyncClient, make_key: MakeKey) -> N
     assert Decimal(hour["remaining_usd"]) == Decimal("1")
     assert Decimal(hour["spent_usd"]) == 0
     assert hour["resets_at"]
-    only = await client.get(
-        "/api/ml/analytics/budgets", params={"task": "embed"}, headers=admin
-    )
+    only = await client.get("/api/ml/analytics/budgets", params={"task": "embed"}, headers=admin)
     assert {w["task"] for w in only.json()["windows"]} == {"embed"}
 
 
