@@ -343,12 +343,14 @@ class Producer:
         channel = await self._ensure_channel()
         connection = self._connection
         assert connection is not None
+        if _is_blocked(connection):
+            # Flow control, not a failing broker: fail fast without feeding the breaker,
+            # which would stay open for its cooldown after the alarm clears.
+            self._set_state(ConnectionState.BLOCKED)
+            raise BrokerUnavailableError("broker has blocked publishers (resource alarm)")
+        if self._state is ConnectionState.BLOCKED:
+            self._set_state(ConnectionState.UP)
         try:
-            if _is_blocked(connection):
-                self._set_state(ConnectionState.BLOCKED)
-                raise BrokerUnavailableError("broker has blocked publishers (resource alarm)")
-            if self._state is ConnectionState.BLOCKED:
-                self._set_state(ConnectionState.UP)
             exchange = await self._exchange(channel, message.exchange)
             await exchange.publish(
                 amqp_message,

@@ -201,6 +201,13 @@ async def test_producer_reconnects_after_restart_and_fails_fast_when_blocked(
                 await producer.publish(_message(6))  # detected: fails at once
             assert hooks.timeouts == timeouts  # without waiting for a confirm
             assert ConnectionState.BLOCKED in hooks.states
+            # Flow control is not a failing broker: fast failures, however many, do not
+            # feed the breaker, so publishing resumes as soon as the alarm clears.
+            failures = producer.breaker.consecutive_failures
+            for n in range(12):
+                with pytest.raises(BrokerUnavailableError, match="blocked"):
+                    await producer.publish(_message(100 + n))
+            assert producer.breaker.consecutive_failures == failures
         finally:
             await asyncio.to_thread(private_broker.ctl, "set_vm_memory_high_watermark", "0.6")
         await asyncio.sleep(1)
