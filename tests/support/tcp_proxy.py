@@ -1,4 +1,5 @@
-"""A TCP proxy on 127.0.0.1 that a test can take down and bring back, like a broker outage.
+"""A TCP proxy on 127.0.0.1 that a test can cut, take down and bring back: a broker outage,
+a database partition.
 
 Put in front of the shared RabbitMQ (127.0.0.1:5672), it lets one test's processes lose
 their broker while every other test keeps it: ``down()`` aborts every open connection and
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 _CHUNK = 65536
@@ -21,8 +23,13 @@ T = TypeVar("T")
 class TcpProxy:
     """Forwards ``127.0.0.1:port`` to ``target_host:target_port`` until taken ``down()``."""
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(
+        self, target_host: str = "", target_port: int = 0, *, unix_path: Path | None = None
+    ) -> None:
+        """Forward to ``target_host:target_port``, or to the unix socket ``unix_path`` (an
+        embedded Postgres listens on one only)."""
         self._target = (target_host, target_port)
+        self._unix_path = unix_path
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
@@ -39,23 +46,40 @@ class TcpProxy:
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self.port
 
+    def cut(self) -> int:
+        """Abort every open connection (a partition); new ones are still forwarded.
+        Returns how many were open."""
+        return self._call(self._abort_all())
+
     def down(self) -> int:
         """Abort every open connection and refuse new ones; returns how many were open."""
 
-        async def cut() -> int:
+        async def go_down() -> int:
             self._down = True
-            writers = list(self._writers)
-            for writer in writers:
-                writer.transport.abort()
-            return len(writers) // 2
+            return await self._abort_all()
 
-        return self._call(cut())
+        return self._call(go_down())
+
+    def outage(self, seconds: float) -> int:
+        """:meth:`down` now and :meth:`up` by itself after ``seconds``."""
+        cut = self.down()
+        self._loop.call_soon_threadsafe(self._loop.call_later, seconds, self._restore)
+        return cut
+
+    async def _abort_all(self) -> int:
+        writers = list(self._writers)
+        for writer in writers:
+            writer.transport.abort()
+        return len(writers) // 2
+
+    def _restore(self) -> None:
+        self._down = False
 
     def up(self) -> None:
         """Forward new connections again."""
 
         async def restore() -> None:
-            self._down = False
+            self._restore()
 
         self._call(restore())
 
@@ -82,8 +106,11 @@ class TcpProxy:
             writer.transport.abort()
             return
         try:
-            up_reader, up_writer = await asyncio.open_connection(*self._target)
-        except OSError:
+            if self._unix_path is not None:
+                up_reader, up_writer = await asyncio.open_unix_connection(str(self._unix_path))
+            else:
+                up_reader, up_writer = await asyncio.open_connection(*self._target)
+        except OSError:  # nothing listens (a restart): refuse, as a closed port would
             writer.transport.abort()
             return
         self._writers |= {writer, up_writer}

@@ -7,10 +7,6 @@ exactly when the handler returns, i.e. while the finishing transaction runs
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,71 +22,17 @@ from bookmarkai_ml.ports import CostLine, JobContext, TaskOutcome
 from bookmarkai_ml.services import jobs
 from bookmarkai_ml.workers.runtime import Delivery, Disposition
 from support.runtime import runtime_with
+from support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
-
-
-class CuttableProxy:
-    """TCP on 127.0.0.1 -> the embedded server's unix socket; ``cut`` drops everything."""
-
-    def __init__(self, unix_path: str) -> None:
-        self._unix_path = unix_path
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._down_until = 0.0
-        self.refused = 0
-        self._open: list[socket.socket] = []
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            if time.monotonic() < self._down_until:
-                client.close()  # the database "is down"
-                self.refused += 1
-                continue
-            server = socket.socket(socket.AF_UNIX)
-            server.connect(self._unix_path)
-            with self._lock:
-                self._open += [client, server]
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while data := src.recv(65536):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def cut(self, seconds: float) -> None:
-        self._down_until = time.monotonic() + seconds
-        with self._lock:
-            sockets, self._open = self._open, []
-        for s in sockets:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        self._listener.close()
 
 
 @pytest.fixture
 def proxy(pg_url: str) -> Any:
     parts = urlsplit(pg_url)
     socket_dir = parse_qs(parts.query)["host"][0]
-    p = CuttableProxy(str(Path(socket_dir) / ".s.PGSQL.5432"))
-    yield p
-    p.close()
+    with TcpProxy(unix_path=Path(socket_dir) / ".s.PGSQL.5432") as p:
+        yield p
 
 
 def test_result_written_once_across_a_database_blip(
@@ -98,7 +40,7 @@ def test_result_written_once_across_a_database_blip(
     sessions: SessionFactory,
     settings: Settings,
     pg_url: str,
-    proxy: CuttableProxy,
+    proxy: TcpProxy,
 ) -> None:
     database = urlsplit(pg_url).path
     via_proxy = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}{database}")
@@ -106,7 +48,7 @@ def test_result_written_once_across_a_database_blip(
 
     def handler(message: Any, ctx: JobContext) -> TaskOutcome:
         calls.append(ctx.job_id)
-        proxy.cut(1.2)  # the finishing transaction starts right after we return
+        proxy.outage(1.2)  # the finishing transaction starts right after we return
         return TaskOutcome(
             result=SummaryResult(summary="s", model="m", provider="p"),
             cost=CostLine(provider="p", model="m", usd=Decimal("0.01")),

@@ -4,7 +4,7 @@
   alarms are node-wide, and the shared broker on 5672 must never be stopped by a test;
 - an embedded Postgres with pgvector in the soak's own data directory (restarted by the
   operator's commands, ``db stop`` then ``migrate``), reached by the stack only through
-  :class:`~support.soak.proxy.DbProxy`, so its connections can be cut;
+  :class:`~support.tcp_proxy.TcpProxy`, so its connections can be cut;
 - the spoken clips served by a local (allow-listed) HTTP server;
 - ``up`` with the relay as a process of its own (``outbox.run_in_api`` off), which restarts
   a component that dies (cli/up.py).
@@ -33,7 +33,7 @@ from bookmarkai_ml.db.embedded import embedded_url, stop_embedded
 from support import up
 from support.harness import PrivateBroker
 from support.soak.clips import make_clips
-from support.soak.proxy import DbProxy
+from support.tcp_proxy import TcpProxy
 
 CLI = [sys.executable, "-m", "bookmarkai_ml.cli"]
 _STARTED = re.compile(r"bookmarkai_ml\.cli\.up .*?started (\w+(?: ml\.\w+)?) \(pid (\d+)\)")
@@ -62,7 +62,7 @@ class Stack:
     broker: PrivateBroker
     pg_dir: Path  # the embedded server's data directory (pgdata lives under it)
     direct_url: str  # the database over its unix socket, bypassing the proxy
-    proxy: DbProxy
+    proxy: TcpProxy
     media: str  # host:port of the clips' server
     clips: list[str]
     env: dict[str, str]
@@ -108,11 +108,11 @@ def running_stack(root: Path, *, ready_timeout_s: float = 600) -> Iterator[Stack
     """Start everything under ``root``; stop and restore all of it however the block ends."""
     broker = PrivateBroker(root / "rabbit")
     pg_dir = root / "pg"
-    proxy: DbProxy | None = None
+    proxy: TcpProxy | None = None
     try:
         broker.start()
         direct_url = embedded_url(pg_dir)
-        proxy = DbProxy(pg_dir / "pgdata" / ".s.PGSQL.5432")
+        proxy = TcpProxy(unix_path=pg_dir / "pgdata" / ".s.PGSQL.5432")
         db = f"postgresql+psycopg://postgres@127.0.0.1:{proxy.start()}/bookmarkai"
         clips = make_clips(root / "media")
         with up.media_server(root / "media") as media:
