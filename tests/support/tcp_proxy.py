@@ -84,9 +84,15 @@ class TcpProxy:
         self._call(restore())
 
     def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self.down()
+        server = self._server
+        if server is not None:
+
+            async def shut() -> None:  # on the proxy's loop: asyncio.Server is not thread-safe
+                server.close()
+                self._down = True
+                await self._abort_all()
+
+            self._call(shut())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
 
