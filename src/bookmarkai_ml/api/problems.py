@@ -99,7 +99,7 @@ def tidy_openapi(schema: dict[str, Any]) -> dict[str, Any]:
         for operation in operations.values():
             if "requestBody" in operation:
                 for status in (400, 413):
-                    entry = {"description": _STARLETTE_CODES[status], "content": problem_json}
+                    entry = {"description": HTTPStatus(status).phrase, "content": problem_json}
                     operation.setdefault("responses", {}).setdefault(str(status), entry)
             for status, response in operation.get("responses", {}).items():
                 content = response.get("content", {})

@@ -59,7 +59,6 @@ EXAMPLES: dict[str, Example] = {
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=JobsAccepted,
-    responses=responses(400, 413),
     summary="Submit a job (or an enrich chain)",
 )
 def create_job(

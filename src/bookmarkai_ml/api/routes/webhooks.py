@@ -43,7 +43,6 @@ UrlGuardDep = Annotated[UrlCheck, Depends(url_guard)]
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=WebhookCreated,
-    responses=responses(400, 413),
     summary="Register an endpoint",
 )
 def create_webhook(
