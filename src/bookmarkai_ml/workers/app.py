@@ -2,7 +2,7 @@
 
 ``messaging.celery_app`` is configuration only; this module wires the worker side to it:
 the job runtime (built by the composition root once per process, after the prefork fork),
-the dead-letter publisher, the time limits and the prefork warm-up.
+the dead-letter publisher, the time limits, the prefork warm-up and the heap release.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from bookmarkai_ml.messaging.celery_app import (
     warm_prefork_children,
 )
 from bookmarkai_ml.observability import tracing
-from bookmarkai_ml.workers import handlers, warmup
+from bookmarkai_ml.workers import handlers, memory, warmup
 from bookmarkai_ml.workers.runtime import JobRuntime
 from bookmarkai_ml.workers.tasks import RuntimeHolder, register_tasks
 
@@ -53,6 +53,7 @@ def make_worker_app(settings: Settings, *, queues: list[str] | None = None) -> C
     if prefork:
         warm_prefork_children()
     warmup.connect(settings, queues)  # a process takes jobs once its models are loaded
+    memory.connect()  # what a task freed goes back to the kernel, not to the next peak
     _trace_tasks(settings, prefork=prefork)
     return app
 

@@ -231,3 +231,65 @@ def test_traced_runs_the_named_methods_in_spans(
     finally:
         trace._TRACER_PROVIDER = previous
     assert [s.name for s in exporter.get_finished_spans()] == ["inference.embed"]
+
+
+@pytest.fixture
+def as_global() -> Iterator[None]:
+    """Let a test set the process's provider and put the previous one back."""
+    previous = trace._TRACER_PROVIDER
+    yield
+    trace._TRACER_PROVIDER = previous
+
+
+def test_the_tracer_follows_the_global_provider_when_it_changes(as_global: None) -> None:
+    first, second = InMemorySpanExporter(), InMemorySpanExporter()
+    for exporter in (first, second):
+        trace._TRACER_PROVIDER = tracing.configure_tracing(
+            TelemetrySettings(), exporter=exporter, set_global=False
+        )
+        assert tracing.get_tracer() is tracing.get_tracer()  # kept while the provider is
+        with tracing.get_tracer().start_as_current_span("step"):
+            pass
+    assert [s.name for s in first.get_finished_spans()] == ["step"]
+    assert [s.name for s in second.get_finished_spans()] == ["step"]
+
+
+def test_a_publish_with_no_provider_carries_the_same_headers_as_a_no_op_span(
+    as_global: None,
+) -> None:
+    trace._TRACER_PROVIDER = None  # no provider: what a process gets with tracing off
+    job = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    headers: dict[str, object] = {tracing.TRACEPARENT: job, "id": "1"}
+    with tracing.producer_span("publish ml.embed", headers, routing_key="ml.embed") as span:
+        assert not span.is_recording()
+    assert headers == {tracing.TRACEPARENT: job, "id": "1"}  # the job's own parent
+    bare: dict[str, object] = {}
+    with tracing.producer_span("publish ml.embed", bare):
+        pass
+    assert bare == {}  # outside any trace: no stale or zero trace id
+    # inside a trace a remote parent made (a no-op provider still propagates it)
+    with (
+        trace.use_span(
+            trace.NonRecordingSpan(
+                trace.get_current_span(tracing.extract(headers)).get_span_context()
+            )
+        ),
+        tracing.producer_span("publish ml.embed", bare),
+    ):
+        pass
+    assert bare == {tracing.TRACEPARENT: job}
+
+
+def test_a_publish_with_a_global_provider_records_its_producer_span(as_global: None) -> None:
+    exporter = InMemorySpanExporter()
+    trace._TRACER_PROVIDER = tracing.configure_tracing(
+        TelemetrySettings(), exporter=exporter, set_global=False
+    )
+    headers: dict[str, object] = {}
+    with tracing.producer_span("publish ml.embed", headers, routing_key="ml.embed"):
+        pass
+    (span,) = exporter.get_finished_spans()
+    assert span.kind is SpanKind.PRODUCER
+    assert span.context is not None
+    ids = f"{span.context.trace_id:032x}-{span.context.span_id:016x}"
+    assert str(headers[tracing.TRACEPARENT]).startswith(f"00-{ids}-")
