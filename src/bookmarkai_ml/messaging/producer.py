@@ -38,7 +38,7 @@ from typing import cast
 
 import aio_pika
 import aiormq
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange, HeadersType
+from aio_pika.abc import AbstractChannel, AbstractConnection
 
 from bookmarkai_ml.config import BrokerSettings, Settings
 from bookmarkai_ml.domain.backoff import Backoff
@@ -60,6 +60,9 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     RuntimeError,  # aiormq's ChannelInvalidStateError on a closed channel
 )
+
+#: AMQP ``delivery_mode`` 2: the broker writes the message to disk (quorum queues always do).
+PERSISTENT = 2
 
 
 def _is_blocked(connection: AbstractConnection) -> bool:
@@ -99,7 +102,6 @@ class Producer:
         self._reconnecting: asyncio.Task[AbstractChannel] | None = None
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
-        self._exchanges: dict[str, AbstractExchange] = {}
         self._health_task: asyncio.Task[None] | None = None
         self._state = ConnectionState.DOWN
         self._ever_connected = False
@@ -162,7 +164,6 @@ class Producer:
 
     async def _drop_connection(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
-        self._exchanges.clear()
         if connection is not None and not connection.is_closed:
             await asyncio.gather(connection.close(), return_exceptions=True)
 
@@ -239,15 +240,6 @@ class Producer:
         raise BrokerUnavailableError(
             f"broker unreachable after {self._broker.reconnect_max_attempts} attempts: {last}"
         )
-
-    async def _exchange(self, channel: AbstractChannel, name: str) -> AbstractExchange:
-        if not name:
-            return channel.default_exchange
-        exchange = self._exchanges.get(name)
-        if exchange is None:
-            exchange = await channel.get_exchange(name, ensure=False)
-            self._exchanges[name] = exchange
-        return exchange
 
     async def _health_loop(self) -> None:
         while True:
@@ -329,12 +321,14 @@ class Producer:
                 await self._publish_once(message, headers)
 
     async def _publish_once(self, message: OutgoingMessage, headers: dict[str, object]) -> None:
-        amqp_message = aio_pika.Message(
-            body=message.body,
-            headers=cast("HeadersType", headers),
+        # Straight to aiormq, the channel under aio-pika's: aio-pika's Message and
+        # Exchange.publish would build these same properties and frames, for ~40 us more
+        # a publish (bench/producer.py). aio-pika still owns the connection and channel.
+        properties = aiormq.spec.Basic.Properties(
             content_type=message.content_type,
             content_encoding=message.content_encoding,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            headers=cast("aiormq.abc.FieldTable", headers),
+            delivery_mode=PERSISTENT,
             correlation_id=message.message_id,
             message_id=message.message_id,
         )
@@ -351,10 +345,12 @@ class Producer:
         if self._state is ConnectionState.BLOCKED:
             self._set_state(ConnectionState.UP)
         try:
-            exchange = await self._exchange(channel, message.exchange)
-            await exchange.publish(
-                amqp_message,
+            underlay = await channel.get_underlay_channel()
+            await underlay.basic_publish(
+                message.body,
+                exchange=message.exchange,
                 routing_key=message.routing_key,
+                properties=properties,
                 mandatory=message.mandatory,
                 timeout=self._broker.confirm_timeout_s,
             )
