@@ -3,23 +3,19 @@
 Each component runs as its own ``bookmarkai-ml`` subcommand, as it would in
 production (one container each), so ``up`` exercises the real wiring. Each worker runs
 one pool child unless ``worker.concurrency`` is set (:func:`worker_concurrency`). With
-``outbox.run_in_api`` off the relay is a process of its own. A component that dies is
-restarted, as a process manager would, after a backoff that doubles from 1 s to 30 s
-and resets once it has stayed up for a minute; one that dies within seconds of every
-start, several times in a row (a broken configuration), stops ``up`` with exit 1
-(``domain.restarts``). Ctrl-C (or SIGTERM) stops them all: SIGTERM first, so Celery
-finishes or returns its in-flight tasks (acks are late), then SIGKILL after a grace period.
+``outbox.run_in_api`` off the relay is a process of its own.
+
+``up`` runs the migrations, ``models prepare`` (in a child) and declares the broker
+topology, then replaces itself with ``bookmarkai_ml.supervisor`` (same pid), which starts
+the components, restarts one that dies (backoff 1 s doubling to 30 s; a component that dies
+right after every start stops ``up`` with exit 1) and stops them all on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
-import subprocess
 import sys
-import time
-from dataclasses import dataclass, field
 from typing import Annotated
 
 import typer
@@ -31,29 +27,12 @@ from bookmarkai_ml.config import Settings
 from bookmarkai_ml.contracts import TASKS
 from bookmarkai_ml.db import migrate as migrations
 from bookmarkai_ml.db.engine import database_url
-from bookmarkai_ml.domain.restarts import RestartPolicy
 from bookmarkai_ml.errors import BrokerUnavailableError, ConfigurationError
 from bookmarkai_ml.messaging.admin import declare_topology
 from bookmarkai_ml.observability.logging import configure_logging
+from bookmarkai_ml.supervisor import Component, spec
 
-GRACE_S = 20.0
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Component:
-    name: str
-    argv: list[str]
-    process: subprocess.Popen[bytes] | None = None
-    started_at: float = 0.0
-    restart_at: float | None = None  # monotonic time of a pending restart
-    policy: RestartPolicy = field(default_factory=RestartPolicy)
-
-    def start(self, env: dict[str, str]) -> None:
-        # Own process group: a terminal's Ctrl-C reaches only us, and we stop children in order.
-        self.process = subprocess.Popen(self.argv, env=env, start_new_session=True)
-        self.started_at, self.restart_at = time.monotonic(), None
-        log.info("started %s (pid %d)", self.name, self.process.pid)
 
 
 def worker_concurrency(settings: Settings) -> int:
@@ -84,42 +63,6 @@ def _components(with_api: bool, relay_in_api: bool, concurrency: int = 1) -> lis
     return [*first, *workers]
 
 
-def _supervise(part: Component, env: dict[str, str]) -> bool:
-    """Restart ``part`` if it died and its backoff has passed; False to give up on it."""
-    assert part.process is not None
-    now = time.monotonic()
-    if part.restart_at is not None:
-        if now >= part.restart_at:
-            part.start(env)
-        return True
-    if part.process.poll() is None:
-        return True
-    delay = part.policy.on_exit(ran_s=now - part.started_at)
-    if delay is None:
-        code = part.process.returncode
-        log.error("%s exited (%s) too often right after starting", part.name, code)
-        return False
-    log.warning("%s exited (%s); restarting in %.0f s", part.name, part.process.returncode, delay)
-    part.restart_at = now + delay
-    return True
-
-
-def _stop(parts: list[Component]) -> None:
-    running = [p for p in parts if p.process and p.process.poll() is None]
-    for part in running:
-        assert part.process is not None
-        part.process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + GRACE_S
-    for part in running:
-        assert part.process is not None
-        try:
-            part.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            part.process.kill()
-            part.process.wait()
-        log.info("stopped %s (exit %s)", part.name, part.process.returncode)
-
-
 def up(
     ctx: typer.Context,
     api: Annotated[bool, typer.Option(help="Also serve the HTTP API.")] = True,
@@ -135,7 +78,9 @@ def up(
     configure_logging(settings.telemetry)
     # Resolve the database once, so every child shares the same (embedded) server.
     url = database_url(settings)
-    migrations.upgrade(bootstrap.database(settings).engine)
+    engine = bootstrap.database(settings).engine
+    migrations.upgrade(engine)
+    engine.dispose()  # nothing of this process's but its pid goes on past the exec below
     # Export and load the models in a child first: a worker never exports (torch) or assembles.
     if prepare and not run_prepare(through_logging=True):
         log.error("models prepare failed: no worker started")
@@ -147,25 +92,13 @@ def up(
         raise typer.Exit(Exit.UNAVAILABLE) from exc
     env = {**os.environ, "BOOKMARKAI_ML_DATABASE_URL": url}
     parts = _components(api, settings.outbox.run_in_api, worker_concurrency(settings))
-    stopping = False
-
-    def _on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
-    for part in parts:
-        part.start(env)
-    exit_code = Exit.OK
-    try:
-        while not stopping:
-            if not all(_supervise(part, env) for part in parts):
-                stopping, exit_code = True, Exit.FAILED
-            time.sleep(0.5)
-    finally:
-        _stop(parts)
-    raise typer.Exit(exit_code)
+    # Ready: from here on this process only supervises, and becomes the lean supervisor.
+    argv = [sys.executable, "-m", "bookmarkai_ml.supervisor", spec(parts, settings.telemetry)]
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, argv, env)  # noqa: S606 - argv is ours, no shell
 
 
 def register(app: typer.Typer) -> None:
