@@ -129,7 +129,10 @@ def interleaved(
     for r in range(rounds):
         for name in names if r % 2 == 0 else list(reversed(names)):
             figures[name].append(sides[name](r))
-            shown = ", ".join(f"{k} {v:.4g}" for k, v in figures[name][-1].items())
+            shown = ", ".join(
+                f"{k} {v:.4g}" if isinstance(v, int | float) else f"{k} {v}"
+                for k, v in figures[name][-1].items()
+            )
             print(f"round {r + 1} {name}: {shown}", file=sys.stderr, flush=True)
     return figures
 

@@ -300,6 +300,7 @@ def submission_part(stack: Stack, count: int, concurrency: int, rounds: int) -> 
         "api_p99_ms": summary(column(runs["api"], "p99_ms"), best="min", digits=1),
         "relay_drain_s": summary(column(runs["api"], "relay_drain_s"), best="min", digits=2),
         "errors": int(sum(column(runs["api"], "errors")) + sum(column(runs["bare"], "errors"))),
+        "transport_errors": {k: [e for r in runs[k] for e in r["transport_errors"]] for k in runs},
         "submissions": count,
         "concurrency": concurrency,
     }
