@@ -99,11 +99,13 @@ def get_tracer(provider: trace.TracerProvider | None = None) -> Tracer:
     return tracer
 
 
-def _exporting() -> bool:
-    """Whether this process has a tracer provider at all: without one every span is a
+def _configured_provider() -> trace.TracerProvider | None:
+    """The process's tracer provider, or None while none is set: then every span is a
     no-op, and what a span would add to a message is its parent's ``traceparent``."""
     provider = trace.get_tracer_provider()
-    return not isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider)
+    if isinstance(provider, trace.ProxyTracerProvider | trace.NoOpTracerProvider):
+        return None
+    return provider
 
 
 def inject(headers: AmqpHeaders, context: Context | None = None) -> None:
@@ -184,14 +186,16 @@ def producer_span(
     span's ``traceparent`` before the block runs, so the block publishes them as
     they are and the consumer becomes the producer's child.
     """
-    if tracer is None and not _exporting():
-        # The no-op path, ~70 us a publish cheaper: the headers get what a no-op span
-        # would inject, the traceparent they carry or else the current one.
-        if TRACEPARENT not in headers:
-            inject(headers)
-        yield trace.INVALID_SPAN
-        return
-    tracer = tracer or get_tracer()
+    if tracer is None:
+        provider = _configured_provider()
+        if provider is None:
+            # The no-op path, ~70 us a publish cheaper: the headers get what a no-op span
+            # would inject, the traceparent they carry or else the current one.
+            if TRACEPARENT not in headers:
+                inject(headers)
+            yield trace.INVALID_SPAN
+            return
+        tracer = get_tracer(provider)
     parent = extract(headers) if TRACEPARENT in headers else None
     attributes = _messaging_attributes(queue, "send")
     if routing_key is not None:
