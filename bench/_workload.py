@@ -133,11 +133,10 @@ class Floor:
     def media(self, clip: Path) -> float:
         """Transcribe (the worker's options, language detected), then summarize and embed
         the transcript as the follow-up jobs do; returns the audio seconds heard."""
+        from bookmarkai_ml.providers.whisper_local import decode
+
         m = self.settings.models
-        segments, info = self.whisper().transcribe(  # type: ignore[attr-defined]
-            str(clip), language=None, beam_size=m.whisper_beam_size, vad_filter=m.whisper_vad,
-            condition_on_previous_text=False,
-        )  # fmt: skip
+        segments, info = decode(self.whisper(), str(clip), m, language=None)
         parts = [TranscriptSegmentIn(start=s.start, end=s.end, text=s.text.strip())
                  for s in segments]  # fmt: skip
         text = " ".join(p.text for p in parts)

@@ -4,7 +4,7 @@
 
 Makes ~``--seconds`` of espeak-ng speech as AAC in an .m4a, loads the default model
 (Whisper base multilingual, int8; ``--model tiny.en`` for the English-only one) once,
-then alternates a direct ``WhisperModel.transcribe`` call (same model, same decoding
+then alternates a direct faster-whisper call (``whisper_local.decode``: same model, same decoding
 options, language detected as a job without one gets it, the file path as input)
 with the full task as a worker runs it:
 the real job runtime on an embedded Postgres started in a temporary directory (and
@@ -46,7 +46,7 @@ from bookmarkai_ml.config import MediaSettings, ModelSettings, Settings
 from bookmarkai_ml.contracts import TaskType, TranscribeTask, TranscriptResult, encode_task
 from bookmarkai_ml.db import migrate
 from bookmarkai_ml.db.embedded import stop_embedded
-from bookmarkai_ml.providers.whisper_local import LocalWhisperTranscriber, load_model
+from bookmarkai_ml.providers.whisper_local import LocalWhisperTranscriber, decode, load_model
 from bookmarkai_ml.workers.runtime import Disposition
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--reps", type=int, default=4)
     parser.add_argument("--model", choices=("base", "tiny.en"), default="base")
+    parser.add_argument("--batch-size", type=int, default=1, help="models.whisper_batch_size")
     args = parser.parse_args()
     passive = passive_threads()  # before CTranslate2 loads: its pool waits without spinning
 
@@ -103,7 +104,7 @@ def main() -> None:
         settings = Settings(  # type: ignore[call-arg]
             data_dir=work / "data",
             media=MediaSettings(allow_local_paths=True),
-            models=ModelSettings(whisper_model=args.model),
+            models=ModelSettings(whisper_model=args.model, whisper_batch_size=args.batch_size),
             _env_file=None,
         )
         try:
@@ -123,13 +124,8 @@ def run(settings: Settings, work: Path, seconds: float, reps: int, passive: dict
     runs = itertools.count()
 
     def direct() -> str:
-        segments, _ = model.transcribe(
-            str(audio),
-            language=None,  # detected, as for a job that sets none
-            beam_size=models.whisper_beam_size,
-            vad_filter=models.whisper_vad,
-            condition_on_previous_text=False,
-        )
+        # language detected, as for a job that sets none; the worker's decoding
+        segments, _ = decode(model, str(audio), models, language=None)
         return " ".join(s.text.strip() for s in segments)
 
     def task() -> TranscriptResult:
@@ -182,6 +178,7 @@ def run(settings: Settings, work: Path, seconds: float, reps: int, passive: dict
         "runtime": "JobRuntime + embedded Postgres",
         "compute_type": models.whisper_compute_type,
         "beam_size": models.whisper_beam_size,
+        "batch_size": models.whisper_batch_size,
         "wall_s_spread": {side: summary(values, best="min") for side, values in wall.items()},
         "cpu_s_spread": {side: summary(values, best="min") for side, values in cpu.items()},
         "time_ratio_median": round(median(wall["task"]) / median(wall["direct"]), 3),

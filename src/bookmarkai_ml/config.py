@@ -229,6 +229,11 @@ class ModelSettings(BaseModel):
     whisper_threads: int = Field(0, description="CPU threads for Whisper; 0 = all cores.")
     whisper_beam_size: int = Field(5, description="Whisper beam size (1 = greedy, fastest).")
     whisper_vad: bool = Field(True, description="Silero VAD before Whisper (hallucination guard).")
+    whisper_batch_size: int = Field(
+        1,
+        ge=1,
+        description="Speech windows decoded together (faster, worse WER); 1 = one after another.",
+    )
     embedding_model_path: Path | None = Field(
         None, description="sentence-transformers model dir; unset = bundled all-MiniLM-L6-v2."
     )

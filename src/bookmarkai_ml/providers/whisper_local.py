@@ -17,6 +17,10 @@ Hallucination guards (docs/transcription.md, "Transcribers"): Silero VAD (bundle
 faster-whisper) and ``condition_on_previous_text=False`` so one bad segment cannot
 seed a loop; the service applies the repeated-phrase filter
 (``domain/hallucination.py``) to the merged output of every transcriber.
+Decoding (``decode``): one 30 s window after another by default; with VAD on and
+``whisper_batch_size`` above 1, faster-whisper's ``BatchedInferencePipeline`` decodes that
+many VAD-cut speech windows in one pass of the model instead: faster, but it measured
+worse (docs/transcription.md, "Decoding"), so it is opt-in.
 faster_whisper is imported here and nowhere else.
 """
 
@@ -74,6 +78,39 @@ def load_model(path: str, compute_type: str, threads: int) -> Any:
     )
 
 
+def decode(
+    whisper: Any,
+    audio: FloatArray | str,
+    models: ModelSettings,
+    *,
+    language: str | None,
+    word_timestamps: bool = False,
+    **hint: str | None,
+) -> tuple[Any, Any]:
+    """faster-whisper's ``(segments, info)`` for ``audio`` with the configured decoding.
+
+    Batched when ``whisper_batch_size`` > 1 and VAD cuts the audio into windows (the
+    pipeline needs those cuts). The benches call this too, so their "direct call" is the
+    decoding the worker does.
+    """
+    from faster_whisper import BatchedInferencePipeline
+
+    options: dict[str, Any] = {
+        "language": language,
+        "beam_size": models.whisper_beam_size,
+        "vad_filter": models.whisper_vad,
+        "condition_on_previous_text": False,
+        "word_timestamps": word_timestamps,
+        **hint,
+    }
+    if models.whisper_vad and models.whisper_batch_size > 1:
+        pipeline = BatchedInferencePipeline(whisper)
+        return pipeline.transcribe(  # type: ignore[no-any-return]
+            audio, batch_size=models.whisper_batch_size, without_timestamps=False, **options
+        )
+    return whisper.transcribe(audio, **options)  # type: ignore[no-any-return]
+
+
 def read_wav(path: Path) -> FloatArray:
     """A 16-bit PCM WAV as float32 samples in [-1, 1] (what faster-whisper takes)."""
     with wave.open(str(path), "rb") as w:
@@ -107,10 +144,7 @@ class LocalWhisperTranscriber:
         self.path, self.model = model_dir(models)
         self._vocabulary_as = vocabulary_as
         self._vocabulary_frame = vocabulary_frame
-        self._compute_type = models.whisper_compute_type
-        self._threads = models.whisper_threads
-        self._beam_size = models.whisper_beam_size
-        self._vad = models.whisper_vad
+        self._models = models
 
     def warm_up(self) -> None:
         """Load the model now rather than on the first job."""
@@ -118,7 +152,8 @@ class LocalWhisperTranscriber:
 
     def _whisper(self) -> Any:
         with _lock:
-            return load_model(str(self.path), self._compute_type, self._threads)
+            models = self._models
+            return load_model(str(self.path), models.whisper_compute_type, models.whisper_threads)
 
     def transcribe(
         self,
@@ -134,12 +169,11 @@ class LocalWhisperTranscriber:
             language = "en"
         detect = language is None
         hint = decoder_hint(vocabulary, self._vocabulary_frame)
-        raw, info = whisper.transcribe(
+        raw, info = decode(
+            whisper,
             read_wav(audio),
+            self._models,
             language=language,
-            beam_size=self._beam_size,
-            vad_filter=self._vad,
-            condition_on_previous_text=False,
             word_timestamps=word_timestamps,
             **{self._vocabulary_as: hint},
         )

@@ -20,7 +20,7 @@ from bookmarkai_ml.media.audio import AudioProcessor
 from bookmarkai_ml.media.download import Downloader
 from bookmarkai_ml.media.storage import LocalMediaStore
 from bookmarkai_ml.ports import TaskOutcome
-from bookmarkai_ml.providers.whisper_local import LocalWhisperTranscriber
+from bookmarkai_ml.providers.whisper_local import LocalWhisperTranscriber, decode, load_model
 from bookmarkai_ml.services.transcription import TranscriptionService
 from support.quality import wer
 from support.transcription import LoopbackServer, reply
@@ -229,3 +229,24 @@ def test_playlists_that_point_at_other_files_are_never_followed(
             service(task(str(playlist)), FakeJobContext())
         assert exc.value.code in ("corrupt_media", "unsupported_format")
     assert spy.calls == []
+
+
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_decode_runs_the_configured_decoder_on_the_same_speech(
+    whisper: LocalWhisperTranscriber, speech_wav: Path, spoken_text: str, batch_size: int
+) -> None:
+    """``whisper_batch_size`` 1 decodes window after window (with the temperature
+    fallback); above 1 the batched pipeline decodes VAD-cut windows at temperature 0 only.
+    Both give timestamped segments of the same speech."""
+    models = ModelSettings(whisper_batch_size=batch_size)
+    model = load_model(str(whisper.path), models.whisper_compute_type, models.whisper_threads)
+    raw, info = decode(model, str(speech_wav), models, language="en")
+    segments = list(raw)
+    temperatures = list(info.transcription_options.temperatures)
+    assert temperatures[0] == 0.0
+    assert (len(temperatures) == 1) == (batch_size > 1), temperatures
+    text = " ".join(s.text.strip() for s in segments)
+    assert wer(spoken_text, text) <= 0.35, text
+    starts = [s.start for s in segments]
+    assert starts == sorted(starts)
+    assert all(s.end > s.start for s in segments)
