@@ -1,4 +1,4 @@
-"""all-MiniLM-L6-v2 on ONNX Runtime (fused, int8 where quality holds): the fast local path.
+"""all-MiniLM-L6-v2 on ONNX Runtime (fused, per-token int8 where quality holds): the fast path.
 
 Same model, same vectors within cosine 0.99 of the torch reference, so vectors from
 either path share the model name ``all-MiniLM-L6-v2`` in the index. Each text runs
@@ -67,9 +67,9 @@ class _Runner:
 
     Texts are tokenized at once and each runs alone, longest first, ``threads`` at a time
     on the one session (``InferenceSession.run`` is thread-safe and releases the GIL).
-    Alone, because int8 activations are scaled per input: in a batch, a text's vector
-    would shift with its batch-mates and their padding (cosine 0.998), the same text
-    embedding differently from one call to the next. Batching bought 2 % here.
+    Alone, because it is fastest: padded batches of 8 took 1.12x as long (the padding is
+    computed too) and batches of 32, 1.6x. The int8 graph scales each token on its own,
+    so a text's vector would be the same in a batch (to 1e-7); alone it is exactly so.
     """
 
     def __init__(self, model_dir: Path, onnx_path: Path, threads: int) -> None:

@@ -4,30 +4,26 @@ The graph includes mean pooling and L2 normalisation, so ONNX Runtime returns
 sentence vectors directly. Steps, each cached under ``cache_dir/<key>/``:
 
 1. ``torch.onnx.export`` of the bundled weights with *eager* attention: that is the
-   pattern ONNX Runtime's BERT optimizer fuses into ``Attention`` and
-   ``EmbedLayerNormalization`` kernels (SDPA exports are not fused);
-2. ``onnxruntime.transformers.optimizer`` fusion, GELU approximated by tanh
-   (fp32, ``model.fp32.onnx``);
-3. int8 (``model.int8.onnx``): block-wise 8-bit weights for every dense layer
-   (``DENSE_NODES``) and dynamic int8 for the first attention blocks
-   (``ATTENTION_NODES``), then a check on probe texts: int8 is used only if every
-   probe vector keeps cosine >= ``MIN_COSINE`` to fp32; otherwise the fused fp32
-   graph serves.
+   pattern ONNX Runtime's BERT optimizer fuses (SDPA exports are not fused);
+2. ``onnxruntime.transformers.optimizer`` fusion into ``MultiHeadAttention`` with the
+   query, key and value projections left as MatMuls (so they can be quantized too),
+   GELU approximated by tanh (fp32, ``model.fp32.onnx``);
+3. int8 (``model.int8.onnx``): every dense layer in per-token int8 with SmoothQuant
+   scales calibrated on ``CALIBRATION`` (``providers/onnx_int8.py``), then a check on
+   ``PROBES``: int8 is used only if every probe vector keeps cosine >= ``MIN_COSINE`` to
+   fp32; otherwise the fused fp32 graph serves.
 
 Concurrent workers serialise on a file lock; files appear by atomic rename.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import importlib.metadata
 import json
-import logging
 import os
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,27 +31,13 @@ from typing import Any
 import numpy as np
 
 from bookmarkai_ml.errors import ConfigurationError
+from bookmarkai_ml.providers.onnx_int8 import signed_weights_exact
 
 MIN_COSINE = 0.99
 
 
-def _dense(layer: int, part: str) -> str:
-    return f"/m/encoder/layer.{layer}/{part}/dense/MatMul"
-
-
-#: Every dense layer (attention output, FFN in and out): 8-bit weights in blocks of
-#: ``BLOCK_SIZE`` along the input, run by ``MatMulNBits`` in int8 with each activation
-#: block scaled on its own (``accuracy_level`` 4), which keeps cosine >= 0.997 here where
-#: one per-tensor activation scale (``quantize_dynamic``) lost up to 0.03 on short texts.
-DENSE_NODES = tuple(
-    _dense(layer, part)
-    for layer in range(6)
-    for part in ("attention/output", "intermediate", "output")
-)
-BLOCK_SIZE = 128
-#: Fused attention blocks whose dynamic int8 costs least cosine (measured one node at a
-#: time on a CPU without VNNI, see docs/models.md); the later ones stay fp32.
-ATTENTION_NODES = ("Attention_0", "Attention_1", "Attention_2", "Attention_3")
+#: How the int8 graph is made; part of the cache key, so a change re-exports.
+SCHEME = "mha/per-token-int8/smoothquant-0.6/gelu-shift/fastgelu"
 PROBES = (
     "The city council approved the new budget for public transport on Tuesday.",
     "How do I reset my router password?",
@@ -74,6 +56,27 @@ PROBES = (
     "Reddit thread: what is the most underrated programming language and why is it Ada?",
     "Sleep deprivation impairs memory consolidation and emotional regulation.",
     "Rust's borrow checker prevents data races at compile time.",
+)
+#: Texts whose activations set the SmoothQuant scales: none of them is a probe, so the
+#: probe check judges the int8 graph on texts it was not fitted to.
+CALIBRATION = (
+    "Yes!",
+    "wow 🔥🔥",
+    "Good morning everyone.",
+    "Where can I buy cheap flights to Lisbon in March?",
+    "Saved this for later: ten habits of people who never seem stressed.",
+    "The orchestra rehearsed the second movement twice before the evening concert began.",
+    "Our support team answers most tickets within four hours on working days.",
+    "Scientists measured the glacier's retreat with drones and satellite images over six "
+    "summers, and found that it lost nearly a fifth of its volume.",
+    "In today's video I review the new mirrorless camera: autofocus, battery life, video "
+    "modes and whether it is worth upgrading from last year's model.",
+    "Thread: my landlord kept the deposit because of normal wear and tear. What are my "
+    "options, and does it matter that we never signed an inventory at move-in?",
+    "The recipe calls for two cups of flour, a pinch of salt, three eggs and a spoon of "
+    "butter; knead for ten minutes and let the dough rest overnight in the fridge. The "
+    "next day, roll it thin, cut it into strips and boil them for three minutes. Serve "
+    "with grated cheese, black pepper and the water they cooked in, whisked into a sauce.",
 )
 
 
@@ -95,7 +98,8 @@ def _key(model_dir: Path) -> str:
         f = model_dir / name
         h.update(f"{name}:{f.stat().st_size if f.exists() else -1}".encode())
     h.update("/".join(versions).encode())
-    h.update(f"{DENSE_NODES}/{BLOCK_SIZE}/{ATTENTION_NODES}/fastgelu".encode())
+    # the weight format depends on the CPU: a cache copied to another kind re-exports
+    h.update(f"{SCHEME}/{'s8' if signed_weights_exact() else 'u8'}".encode())
     return h.hexdigest()[:16]
 
 
@@ -147,6 +151,9 @@ def _export_fp32(model_dir: Path, out: Path) -> None:
     options = FusionOptions("bert")
     # tanh-approximated GELU (FastGelu): 5 % faster; cosine to exact GELU >= 0.99999
     options.enable_gelu_approximation = True
+    # MultiHeadAttention, not Attention: the query/key/value projections stay MatMuls,
+    # which the int8 step quantizes (Attention would keep them fp32 inside the op).
+    options.use_multi_head_attention = True
     fused = optimize_model(
         str(raw),
         model_type="bert",
@@ -158,51 +165,33 @@ def _export_fp32(model_dir: Path, out: Path) -> None:
     raw.unlink(missing_ok=True)
 
 
-@contextlib.contextmanager
-def _quiet_root_logger() -> Iterator[None]:
-    """ONNX Runtime's quantizers log through the root logger: ``matmul_nbits_quantizer``
-    calls ``logging.basicConfig(level=INFO)`` at import and logs a line per graph node,
-    ``quantize_dynamic`` warns through ``logging.warning`` (which installs a root handler
-    when there is none). Keep their chatter out of the process's logging."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    try:
-        import onnxruntime.quantization.matmul_nbits_quantizer  # noqa: F401  (basicConfig)
+def calibration_feeds(model_dir: Path) -> list[dict[str, np.ndarray]]:
+    """``CALIBRATION`` tokenized as the embedder feeds it: one text a run, unpadded."""
+    from tokenizers import Tokenizer
 
-        root.setLevel(logging.ERROR)
-        yield
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
+    tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tokenizer.no_padding()
+    feeds = []
+    for encoded in tokenizer.encode_batch(list(CALIBRATION)):
+        ids = np.asarray([encoded.ids], dtype=np.int64)
+        feeds.append(
+            {
+                "input_ids": ids,
+                "attention_mask": np.ones_like(ids),
+                "token_type_ids": np.zeros_like(ids),
+            }
+        )
+    return feeds
 
 
-def _quantize(src: Path, out: Path) -> None:
+def _quantize(src: Path, out: Path, feeds: list[dict[str, np.ndarray]]) -> None:
     import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    with _quiet_root_logger():
-        from onnxruntime.quantization import matmul_nbits_quantizer as nbits
+    from bookmarkai_ml.providers.onnx_int8 import channel_absmax, per_token_int8
 
-        config = nbits.DefaultWeightOnlyQuantConfig(
-            block_size=BLOCK_SIZE, is_symmetric=True, accuracy_level=4, bits=8
-        )
-        quantizer = nbits.MatMulNBitsQuantizer(
-            onnx.load(str(src)), nodes_to_include=list(DENSE_NODES), algo_config=config
-        )
-        quantizer.process()
-        dense = out.with_suffix(".dense.onnx")
-        quantizer.model.save_model_to_file(str(dense), False)
-        quantize_dynamic(
-            str(dense),
-            str(out),
-            op_types_to_quantize=["Attention"],
-            nodes_to_quantize=list(ATTENTION_NODES),
-            per_channel=True,
-            # s8 weights: ONNX Runtime's u8s8 kernels are the fast ones on AVX2 and VNNI alike.
-            weight_type=QuantType.QInt8,
-            extra_options={"DefaultTensorType": 1},  # fused ops defeat shape inference
-        )
-    dense.unlink(missing_ok=True)
+    model = onnx.load(str(src))
+    ranges = channel_absmax(model, feeds)
+    onnx.save(per_token_int8(model, ranges, signed=signed_weights_exact()), str(out))
 
 
 def export_model(
@@ -237,7 +226,7 @@ def export_model(
             if quantize and "int8_min_cosine" not in state:
                 int8 = target / "model.int8.onnx"
                 tmp = target / f"int8.{os.getpid()}.onnx"
-                _quantize(fp32, tmp)
+                _quantize(fp32, tmp, calibration_feeds(model_dir))
                 tmp.replace(int8)
                 a, b = probe(fp32), probe(int8)
                 state["int8_min_cosine"] = float(np.min(np.sum(a * b, axis=1)))

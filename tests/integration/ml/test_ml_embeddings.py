@@ -78,7 +78,8 @@ def test_quantizing_leaves_the_process_logging_alone(
     root.handlers.clear()  # as in a process that configured no logging
     try:
         out = tmp_path / "model.int8.onnx"
-        onnx_export._quantize(onnx_embedder.exported.path.parent / "model.fp32.onnx", out)
+        fp32 = onnx_embedder.exported.path.parent / "model.fp32.onnx"
+        onnx_export._quantize(fp32, out, onnx_export.calibration_feeds(onnx_embedder.model_path))
         assert out.stat().st_size > 0
         assert (root.handlers, root.level) == ([], saved[1])
     finally:
