@@ -123,7 +123,8 @@ def per_token_int8(model: Any, absmax: Mapping[str, np.ndarray], *, signed: bool
 
     ``absmax`` holds each input's channel ranges (``channel_absmax``); ``signed`` stores
     the weights s8 (for CPUs where ``signed_weights_exact``), else u8 around 128. The
-    model is changed in place and returned.
+    graph's first input (``input_ids``, [B, L]) gives the leading dimensions every
+    quantized product is reshaped back to. The model is changed in place and returned.
     """
     from onnx import numpy_helper
 
