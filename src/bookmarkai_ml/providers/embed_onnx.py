@@ -31,7 +31,13 @@ from bookmarkai_ml.domain.model_selection import LOCAL_DIMENSION, LOCAL_MODEL
 from bookmarkai_ml.errors import ConfigurationError
 from bookmarkai_ml.ports import FloatArray
 from bookmarkai_ml.providers.embed_local import bundled_model_path, offline_hub
-from bookmarkai_ml.providers.onnx_export import PROBES, ExportedModel, cached_export, export_model
+from bookmarkai_ml.providers.onnx_export import (
+    PROBES,
+    ExportedModel,
+    cached_export,
+    export_model,
+    feed,
+)
 
 MAX_TOKENS = 256  # all-MiniLM-L6-v2's max_seq_length (sentence_bert_config.json)
 _LOCK = threading.Lock()
@@ -88,13 +94,7 @@ class _Runner:
         return self._pool
 
     def _one(self, ids: list[int]) -> FloatArray:
-        tokens = np.asarray([ids], dtype=np.int64)
-        feed = {
-            "input_ids": tokens,
-            "attention_mask": np.ones_like(tokens),
-            "token_type_ids": np.zeros_like(tokens),
-        }
-        return np.asarray(self.session.run(None, feed)[0][0], dtype=np.float32)
+        return np.asarray(self.session.run(None, feed(ids))[0][0], dtype=np.float32)
 
     def run(self, texts: Sequence[str]) -> FloatArray:
         encoded = [e.ids for e in self.tokenizer.encode_batch(list(texts))]

@@ -165,23 +165,23 @@ def _export_fp32(model_dir: Path, out: Path) -> None:
     raw.unlink(missing_ok=True)
 
 
+def feed(ids: list[int]) -> dict[str, np.ndarray]:
+    """The exported graph's inputs for one text's word pieces, unpadded."""
+    tokens = np.asarray([ids], dtype=np.int64)
+    return {
+        "input_ids": tokens,
+        "attention_mask": np.ones_like(tokens),
+        "token_type_ids": np.zeros_like(tokens),
+    }
+
+
 def calibration_feeds(model_dir: Path) -> list[dict[str, np.ndarray]]:
     """``CALIBRATION`` tokenized as the embedder feeds it: one text a run, unpadded."""
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
     tokenizer.no_padding()
-    feeds = []
-    for encoded in tokenizer.encode_batch(list(CALIBRATION)):
-        ids = np.asarray([encoded.ids], dtype=np.int64)
-        feeds.append(
-            {
-                "input_ids": ids,
-                "attention_mask": np.ones_like(ids),
-                "token_type_ids": np.zeros_like(ids),
-            }
-        )
-    return feeds
+    return [feed(encoded.ids) for encoded in tokenizer.encode_batch(list(CALIBRATION))]
 
 
 def _quantize(src: Path, out: Path, feeds: list[dict[str, np.ndarray]]) -> None:

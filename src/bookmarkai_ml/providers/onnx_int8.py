@@ -25,6 +25,7 @@ ONNX Runtime's own quantizers offer one activation scale per tensor
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,13 +101,14 @@ class _Rewrite:
         return output
 
 
+@functools.cache
 def signed_weights_exact() -> bool:
     """Whether this CPU multiplies u8 activations by s8 weights without saturating.
 
     Without VNNI or AMX, ONNX Runtime's u8 x s8 kernels use ``vpmaddubsw``, which adds
     pairs of products into int16 and saturates (its documentation's "saturation issue");
     there the weights are stored u8 with a zero point of 128 (u8 x u8 kernels: exact,
-    about half as fast here).
+    about half as fast here). Read once a process: the cache key asks on every lookup.
     """
     try:
         text = Path("/proc/cpuinfo").read_text(encoding="utf-8")  # Linux; elsewhere u8
